@@ -1,0 +1,110 @@
+"""Read captures back from WARC files: the input of every export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
+from warcio.timeutils import iso_date_to_datetime
+
+from archive.writer import METADATA_URI_PREFIX, WARC_SUFFIX
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """A response record, its HTTP payload decoded (transfer and content coding)."""
+
+    url: str
+    date: datetime  # UTC, timezone-aware
+    status: int
+    content_type: str
+    body: bytes
+    filename: str
+    offset: int
+    crawl_id: str | None
+    site: str | None
+
+
+def warc_files(directory: Path) -> list[Path]:
+    """Closed WARC files in name order (names start with their creation time)."""
+    return sorted(Path(directory).glob("*" + WARC_SUFFIX))
+
+
+def iter_captures(directory: Path) -> Iterator[Capture]:
+    for path in warc_files(directory):
+        yield from iter_file_captures(path)
+
+
+def iter_file_captures(path: Path) -> Iterator[Capture]:
+    crawl_id = site = None
+    with open(path, "rb") as stream:
+        records = ArchiveIterator(stream)
+        for record in records:
+            if record.rec_type == "warcinfo":
+                info = _warc_fields(record.content_stream().read())
+                crawl_id = info.get("wikiarchive-crawl-id")
+                site = info.get("wikiarchive-site")
+            elif record.rec_type == "response":
+                offset = records.get_record_offset()
+                yield _capture(record, path.name, offset, crawl_id, site)
+
+
+def iter_crawl_summaries(directory: Path) -> Iterator[dict]:
+    """The JSON summaries written as each crawl's last record."""
+    for path in warc_files(directory):
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+                if record.rec_type == "metadata" and uri.startswith(METADATA_URI_PREFIX):
+                    yield json.loads(record.content_stream().read())
+
+
+def iter_warcinfos(directory: Path) -> Iterator[dict[str, str]]:
+    for path in warc_files(directory):
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type == "warcinfo":
+                    yield _warc_fields(record.content_stream().read())
+                break  # warcinfo is always first
+
+
+def read_capture(directory: Path, filename: str, offset: int) -> Capture:
+    """The capture at a (filename, offset) locator, as stored in the tables."""
+    path = Path(directory) / filename
+    with open(path, "rb") as stream:
+        stream.seek(offset)
+        record = next(iter(ArchiveIterator(stream)))
+        if record.rec_type != "response":
+            raise ValueError(f"{filename}@{offset} is a {record.rec_type} record")
+        return _capture(record, filename, offset, None, None)
+
+
+def _capture(
+    record: ArcWarcRecord, filename: str, offset: int, crawl_id: str | None, site: str | None
+) -> Capture:
+    http = record.http_headers
+    return Capture(
+        url=record.rec_headers.get_header("WARC-Target-URI"),
+        date=iso_date_to_datetime(record.rec_headers.get_header("WARC-Date"), tz_aware=True),
+        status=int(http.get_statuscode() or 0) if http else 0,
+        content_type=(http.get_header("Content-Type") or "") if http else "",
+        body=record.content_stream().read(),
+        filename=filename,
+        offset=offset,
+        crawl_id=crawl_id,
+        site=site,
+    )
+
+
+def _warc_fields(payload: bytes) -> dict[str, str]:
+    fields = {}
+    for line in payload.decode("utf-8", "replace").splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            fields[name.strip()] = value.strip()
+    return fields

@@ -1,0 +1,179 @@
+"""Rotating, gzip-compressed WARC files built with warcio.
+
+A file being written is named ``*.warc.gz.open`` and renamed when closed, so an
+interrupted crawl never leaves a file that looks complete. Every file starts with
+a ``warcinfo`` record; a request and its response always land in the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import BinaryIO
+
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+OPEN_SUFFIX = ".open"
+WARC_SUFFIX = ".warc.gz"
+METADATA_URI_PREFIX = "urn:wikiarchive:crawl:"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One HTTP exchange as it went over the wire."""
+
+    url: str
+    request: bytes  # request line, headers and body as sent
+    response: bytes  # status line and headers as received, then the body
+    started_at: datetime
+    ip_address: str | None = None
+    truncated: str | None = None  # WARC-Truncated reason, e.g. "disconnect"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    filename: str  # final name, without the .open suffix
+    offset: int
+
+
+class RecordWriter(WARCWriter):
+    """warcio's writer with its clock and record ids behind a seam."""
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        make_id: Callable[[], str] | None = None,
+        warc_version: str = "1.1",
+    ):
+        super().__init__(out, gzip=True, warc_version=warc_version)
+        self._clock = clock
+        if make_id is not None:
+            self._make_warc_id = make_id  # type: ignore[method-assign]
+
+    def warc_date(self, when: datetime | None = None) -> str:
+        when = (when or self._clock()).astimezone(UTC).replace(tzinfo=None)
+        return datetime_to_iso_date(when, use_micros=self.warc_version >= self.WARC_1_1)
+
+    def curr_warc_date(self) -> str:
+        return self.warc_date()
+
+
+class RotatingWarcWriter:
+    """Writes exchanges into ``DIR/PREFIX-TIMESTAMP-SERIAL.warc.gz`` files."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        prefix: str,
+        info: dict[str, str],
+        max_size: int = 1_000_000_000,
+        clock: Callable[[], datetime] = utc_now,
+        make_id: Callable[[], str] | None = None,
+    ):
+        self.directory = Path(directory)
+        self.prefix = prefix
+        self.info = info
+        self.max_size = max_size
+        self._clock = clock
+        self._make_id = make_id
+        self._serial = 0
+        self._file: BinaryIO | None = None
+        self._path: Path | None = None
+        self._writer: RecordWriter | None = None
+        self.closed_files: list[Path] = []
+
+    def write_exchange(self, exchange: Exchange) -> Location:
+        writer, out = self._current()
+        date = writer.warc_date(exchange.started_at)
+        extra = {"WARC-IP-Address": exchange.ip_address, "WARC-Truncated": exchange.truncated}
+        response = writer.create_warc_record(
+            exchange.url,
+            "response",
+            payload=BytesIO(exchange.response),
+            length=len(exchange.response),
+            warc_headers_dict=_headers(date, extra),
+        )
+        request = writer.create_warc_record(
+            exchange.url,
+            "request",
+            payload=BytesIO(exchange.request),
+            length=len(exchange.request),
+            warc_headers_dict=_headers(date, {}),
+        )
+        offset = out.tell()
+        writer.write_record(response)
+        request.rec_headers.add_header(
+            "WARC-Concurrent-To", response.rec_headers.get_header("WARC-Record-ID")
+        )
+        writer.write_record(request)
+        location = Location(self._final_name(), offset)
+        if out.tell() >= self.max_size:
+            self.close()
+        return location
+
+    def write_metadata(self, crawl_id: str, fields: dict) -> Location:
+        """A JSON metadata record, e.g. the crawl summary written at the end of a crawl."""
+        writer, out = self._current()
+        payload = json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()
+        record = writer.create_warc_record(
+            METADATA_URI_PREFIX + crawl_id,
+            "metadata",
+            payload=BytesIO(payload),
+            length=len(payload),
+            warc_content_type="application/json",
+        )
+        offset = out.tell()
+        writer.write_record(record)
+        return Location(self._final_name(), offset)
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        assert self._path is not None
+        final = self._path.with_name(self._final_name())
+        os.replace(self._path, final)
+        self.closed_files.append(final)
+        self._file = self._path = self._writer = None
+
+    def _current(self) -> tuple[RecordWriter, BinaryIO]:
+        if self._file is None:
+            self._open()
+        assert self._writer is not None and self._file is not None
+        return self._writer, self._file
+
+    def _open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = self._clock().astimezone(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
+        name = f"{self.prefix}-{stamp}-{self._serial:05d}{WARC_SUFFIX}"
+        self._serial += 1
+        self._path = self.directory / (name + OPEN_SUFFIX)
+        # "x": never overwrite an existing archive file
+        self._file = open(self._path, "xb")  # noqa: SIM115
+        self._writer = RecordWriter(self._file, clock=self._clock, make_id=self._make_id)
+        self._writer.write_record(self._writer.create_warcinfo_record(name, self.info))
+
+    def _final_name(self) -> str:
+        assert self._path is not None
+        return self._path.name.removesuffix(OPEN_SUFFIX)
+
+
+def _headers(date: str, extra: dict[str, str | None]) -> dict[str, str]:
+    headers = {"WARC-Date": date}
+    headers.update({k: v for k, v in extra.items() if v})
+    return headers

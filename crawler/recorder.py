@@ -1,0 +1,155 @@
+"""Downloader middleware that archives every HTTP exchange into WARC files.
+
+It sits next to the downloader (priority 950, beside HttpCacheMiddleware at 900)
+so it sees each response before decompression, redirects and retries: bodies
+as received, 3xx and error responses included.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from pathlib import Path
+from importlib.metadata import version
+from typing import Any
+
+import scrapy
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+
+from archive.writer import Exchange, RotatingWarcWriter, utc_now
+from crawler.handler import RAW_META_KEY
+
+logger = logging.getLogger(__name__)
+
+LOCATION_META_KEY = "warc_location"
+
+
+class WarcRecorderMiddleware:
+    def __init__(self, crawler: Crawler, directory: Path):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.directory = directory
+        self.writer: RotatingWarcWriter | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcRecorderMiddleware:
+        settings = crawler.settings
+        if not settings.getbool("WARC_ENABLED"):
+            raise NotConfigured
+        directory = settings.get("WARC_DIR")
+        if not directory:
+            raise NotConfigured("WARC_DIR is not set")
+        mw = cls(crawler, Path(directory))
+        crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
+        return mw
+
+    def spider_opened(self, spider: Spider) -> None:
+        # The warcinfo names the site and crawl id, which the spider knows.
+        settings = self.crawler.settings
+        self.writer = RotatingWarcWriter(
+            self.directory,
+            prefix=settings.get("WARC_PREFIX"),
+            info=warcinfo_fields(settings, spider),
+            max_size=settings.getint("WARC_MAX_SIZE"),
+        )
+
+    def process_response(self, request: Request, response: Response, spider: Spider = None):
+        raw = request.meta.pop(RAW_META_KEY, None)
+        if "cached" in response.flags:
+            # A replay from Scrapy's HTTP cache is not a fresh capture.
+            self.stats.inc_value("warc/skipped_cached")
+            return response
+        if raw is None or raw[0] is None or raw[1] is None:
+            logger.warning("Not archived (no raw exchange from the downloader): %s", response.url)
+            self.stats.inc_value("warc/skipped_no_raw")
+            return response
+        location = self.writer.write_exchange(exchange_of(request, response, raw))
+        request.meta[LOCATION_META_KEY] = location
+        self.stats.inc_value("warc/records", 2)
+        self.stats.inc_value("warc/exchanges")
+        self.stats.inc_value("warc/bytes", len(raw[1]) + len(response.body))
+        return response
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        summary = getattr(spider, "crawl_summary", None)
+        if summary is not None:
+            self.writer.write_metadata(spider.crawl_id, summary(reason))
+        self.writer.close()
+        self.stats.set_value("warc/files", [p.name for p in self.writer.closed_files])
+
+
+def exchange_of(request: Request, response: Response, raw: tuple[bytes, bytes]) -> Exchange:
+    sent, head = raw
+    latency = request.meta.get("download_latency") or 0.0
+    truncated = "disconnect" if {"partial", "dataloss"} & set(response.flags) else None
+    return Exchange(
+        url=request.url,
+        request=sent,
+        response=dechunked_head(head, len(response.body)) + response.body,
+        started_at=utc_now() - timedelta(seconds=latency),
+        ip_address=str(response.ip_address) if response.ip_address else None,
+        truncated=truncated,
+    )
+
+
+def dechunked_head(head: bytes, body_length: int) -> bytes:
+    """Make the stored header block match the stored (de-chunked) body.
+
+    Twisted removes the chunked transfer coding before the body reaches us, so
+    the original header is kept under ``X-Archive-Orig-`` (pywb's convention)
+    and a Content-Length for the stored body is added.
+    """
+    lines = head.split(b"\r\n")
+    chunked = [i for i, line in enumerate(lines) if _is_chunked_te(line)]
+    if not chunked:
+        return head
+    for i in chunked:
+        lines[i] = b"X-Archive-Orig-" + lines[i]
+    has_length = any(line.lower().startswith(b"content-length:") for line in lines)
+    if not has_length:
+        lines.insert(len(lines) - 2, b"Content-Length: %d" % body_length)
+    return b"\r\n".join(lines)
+
+
+def _is_chunked_te(line: bytes) -> bool:
+    name, _, value = line.partition(b":")
+    return name.strip().lower() == b"transfer-encoding" and b"chunked" in value.lower()
+
+
+def warcinfo_fields(settings: Any, spider: Spider) -> dict[str, str]:
+    return {
+        "software": (
+            f"wikiarchive/{version('wikiarchive')} (Scrapy/{scrapy.__version__}; "
+            f"warcio/{version('warcio')})"
+        ),
+        "format": "WARC File Format 1.1",
+        "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        "isPartOf": spider.crawl_id,
+        "wikiarchive-crawl-id": spider.crawl_id,
+        "wikiarchive-site": spider.site,
+        "wikiarchive-mode": spider.mode,
+        "wikiarchive-started-at": spider.started_at.isoformat(),
+        "http-header-user-agent": settings.get("USER_AGENT"),
+        "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+        "wikiarchive-settings": json.dumps(
+            {name: settings.get(name) for name in SETTINGS_IN_WARCINFO}, sort_keys=True
+        ),
+    }
+
+
+SETTINGS_IN_WARCINFO = (
+    "CONCURRENT_REQUESTS",
+    "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "DOWNLOAD_DELAY",
+    "AUTOTHROTTLE_ENABLED",
+    "ROBOTSTXT_OBEY",
+    "WARC_MAX_SIZE",
+    "WIKI_DATE_FORMAT",
+    "WIKI_DISCOVERY",
+    "WIKI_MAX_PAGES",
+)

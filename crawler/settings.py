@@ -1,0 +1,54 @@
+"""Scrapy settings of the wikiarchive project: polite defaults for a live wiki.
+
+Our own settings are prefixed ``WIKI_`` (what to crawl) and ``WARC_`` (how to
+archive it). The CLI turns its options into these settings.
+"""
+
+from importlib.metadata import version
+
+BOT_NAME = "wikiarchive"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+USER_AGENT = (
+    f"wikiarchive/{version('wikiarchive')} (DokuWiki archiver; Scrapy-based; obeys robots.txt)"
+)
+ROBOTSTXT_OBEY = True
+
+# One request at a time, a pause between them, slowing down when the wiki does.
+CONCURRENT_REQUESTS = 1
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 60
+RETRY_TIMES = 3
+
+# DokuWiki sets a session cookie on every response; sending it back only adds
+# per-session breadcrumbs to the archived pages.
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.handler.RecordingHTTPDownloadHandler",
+    "https": "crawler.handler.RecordingHTTPDownloadHandler",
+}
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.recorder.WarcRecorderMiddleware": 950,
+}
+
+# What to crawl.
+WIKI_SITE = "https://neurosurgerywiki.com/wiki/"
+WIKI_DISCOVERY = ["links", "index", "sitemap"]
+WIKI_MAX_PAGES = 0  # 0: no limit
+WIKI_DATE_FORMAT = None  # the wiki's dformat, e.g. "%d.%m.%Y %H:%M"; None: common formats
+WIKI_CRAWL_ID = None  # None: a new id per crawl
+WIKI_SITEMAP_MAXSIZE = 50 * 1024 * 1024  # decompressed bytes
+
+# How to archive it.
+WARC_ENABLED = True
+WARC_DIR = None  # set by the CLI to OUT/warc
+WARC_PREFIX = "wikiarchive"
+WARC_MAX_SIZE = 1_000_000_000  # bytes; files rotate past this size
