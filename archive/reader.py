@@ -16,6 +16,21 @@ from archive.writer import METADATA_URI_PREFIX, WARC_SUFFIX
 
 
 @dataclass(frozen=True, slots=True)
+class CaptureRef:
+    """Where a response record is, and what it says about itself, without its body."""
+
+    url: str
+    date: datetime  # UTC, timezone-aware
+    status: int
+    content_type: str
+    filename: str
+    offset: int
+    crawl_id: str | None
+    site: str | None
+    warcinfo: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Capture:
     """A response record, its HTTP payload decoded (transfer and content coding)."""
 
@@ -35,23 +50,32 @@ def warc_files(directory: Path) -> list[Path]:
     return sorted(Path(directory).glob("*" + WARC_SUFFIX))
 
 
-def iter_captures(directory: Path) -> Iterator[Capture]:
+def iter_responses(directory: Path) -> Iterator[CaptureRef]:
+    """Every response record of every closed WARC file, in archive order."""
     for path in warc_files(directory):
-        yield from iter_file_captures(path)
+        yield from iter_file_responses(path)
 
 
-def iter_file_captures(path: Path) -> Iterator[Capture]:
-    crawl_id = site = None
+def iter_file_responses(path: Path) -> Iterator[CaptureRef]:
+    info: dict[str, str] = {}
     with open(path, "rb") as stream:
         records = ArchiveIterator(stream)
         for record in records:
             if record.rec_type == "warcinfo":
                 info = _warc_fields(record.content_stream().read())
-                crawl_id = info.get("wikiarchive-crawl-id")
-                site = info.get("wikiarchive-site")
             elif record.rec_type == "response":
-                offset = records.get_record_offset()
-                yield _capture(record, path.name, offset, crawl_id, site)
+                http = record.http_headers
+                yield CaptureRef(
+                    url=record.rec_headers.get_header("WARC-Target-URI"),
+                    date=_warc_date(record),
+                    status=int(http.get_statuscode() or 0) if http else 0,
+                    content_type=(http.get_header("Content-Type") or "") if http else "",
+                    filename=path.name,
+                    offset=records.get_record_offset(),
+                    crawl_id=info.get("wikiarchive-crawl-id"),
+                    site=info.get("wikiarchive-site"),
+                    warcinfo=info,
+                )
 
 
 def iter_crawl_summaries(directory: Path) -> Iterator[dict]:
@@ -73,7 +97,9 @@ def iter_warcinfos(directory: Path) -> Iterator[dict[str, str]]:
                 break  # warcinfo is always first
 
 
-def read_capture(directory: Path, filename: str, offset: int) -> Capture:
+def read_capture(
+    directory: Path, filename: str, offset: int, *, crawl_id: str | None = None, site: str | None = None
+) -> Capture:
     """The capture at a (filename, offset) locator, as stored in the tables."""
     path = Path(directory) / filename
     with open(path, "rb") as stream:
@@ -81,7 +107,7 @@ def read_capture(directory: Path, filename: str, offset: int) -> Capture:
         record = next(iter(ArchiveIterator(stream)))
         if record.rec_type != "response":
             raise ValueError(f"{filename}@{offset} is a {record.rec_type} record")
-        return _capture(record, filename, offset, None, None)
+        return _capture(record, filename, offset, crawl_id, site)
 
 
 def _capture(
@@ -90,7 +116,7 @@ def _capture(
     http = record.http_headers
     return Capture(
         url=record.rec_headers.get_header("WARC-Target-URI"),
-        date=iso_date_to_datetime(record.rec_headers.get_header("WARC-Date"), tz_aware=True),
+        date=_warc_date(record),
         status=int(http.get_statuscode() or 0) if http else 0,
         content_type=(http.get_header("Content-Type") or "") if http else "",
         body=record.content_stream().read(),
@@ -99,6 +125,10 @@ def _capture(
         crawl_id=crawl_id,
         site=site,
     )
+
+
+def _warc_date(record: ArcWarcRecord) -> datetime:
+    return iso_date_to_datetime(record.rec_headers.get_header("WARC-Date"), tz_aware=True)
 
 
 def _warc_fields(payload: bytes) -> dict[str, str]:

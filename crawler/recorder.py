@@ -40,9 +40,7 @@ class WarcRecorderMiddleware:
         settings = crawler.settings
         if not settings.getbool("WARC_ENABLED"):
             raise NotConfigured
-        directory = settings.get("WARC_DIR")
-        if not directory:
-            raise NotConfigured("WARC_DIR is not set")
+        directory = settings.get("WARC_DIR") or Path(settings.get("WIKI_OUT_DIR"), "warc")
         mw = cls(crawler, Path(directory))
         crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)

@@ -44,11 +44,12 @@ WIKI_SITE = "https://neurosurgerywiki.com/wiki/"
 WIKI_DISCOVERY = ["links", "index", "sitemap"]
 WIKI_MAX_PAGES = 0  # 0: no limit
 WIKI_DATE_FORMAT = None  # the wiki's dformat, e.g. "%d.%m.%Y %H:%M"; None: common formats
+WIKI_OUT_DIR = "wikiarchive-data"  # WARC files in OUT/warc, tables in OUT/tables
 WIKI_CRAWL_ID = None  # None: a new id per crawl
 WIKI_SITEMAP_MAXSIZE = 50 * 1024 * 1024  # decompressed bytes
 
 # How to archive it.
 WARC_ENABLED = True
-WARC_DIR = None  # set by the CLI to OUT/warc
+WARC_DIR = None  # None: WIKI_OUT_DIR/warc
 WARC_PREFIX = "wikiarchive"
 WARC_MAX_SIZE = 1_000_000_000  # bytes; files rotate past this size

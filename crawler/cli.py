@@ -1,0 +1,152 @@
+"""The ``wikiarchive`` command: a few lines over the library for each subcommand."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crawler.dokuwiki import site_root
+from crawler.spiders.wiki import DEFAULT_SITE, DISCOVERY_MEANS
+
+DEFAULT_OUT = "wikiarchive-data"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="wikiarchive")
+def main() -> None:
+    """Archive a DokuWiki into WARC files and CSV/Parquet tables."""
+
+
+@main.command()
+@click.argument("site_url", default=DEFAULT_SITE)
+@click.option(
+    "--out",
+    "out_dir",
+    default=DEFAULT_OUT,
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder: WARC files go to OUT/warc, tables to OUT/tables.",
+)
+@click.option(
+    "--delay",
+    type=click.FloatRange(min=0),
+    help="Seconds between requests (default 1; AutoThrottle may slow down further).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    help="Requests in flight at once (default 1).",
+)
+@click.option(
+    "--max-pages",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Stop scheduling articles after this many (0: no limit).",
+)
+@click.option(
+    "--warc-max-size",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1000,
+    show_default=True,
+    help="Start a new WARC file past this size, in MB.",
+)
+@click.option(
+    "--date-format",
+    help="The wiki's date format (DokuWiki's dformat), e.g. '%d.%m.%Y %H:%M'.",
+)
+@click.option(
+    "--discovery",
+    default=",".join(sorted(DISCOVERY_MEANS)),
+    show_default=True,
+    help="How to find pages: any of index, links, sitemap, comma-separated.",
+)
+@click.option(
+    "-s",
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Any Scrapy setting, e.g. -s AUTOTHROTTLE_ENABLED=False (repeatable).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    default="INFO",
+    show_default=True,
+    help="How much the crawl logs.",
+)
+def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
+    """Crawl SITE_URL (default: the Neurosurgery Wiki) into OUT."""
+    from crawler.run import CrawlError, run_crawl
+
+    try:
+        site = site_root(site_url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="SITE_URL") from None
+    discovery = [d.strip() for d in options["discovery"].split(",") if d.strip()]
+    if not discovery or set(discovery) - DISCOVERY_MEANS:
+        raise click.BadParameter(
+            "use index, links and/or sitemap, comma-separated", param_hint="--discovery"
+        )
+    if options["date_format"] is not None and "%" not in options["date_format"]:
+        raise click.BadParameter("a format with % directives", param_hint="--date-format")
+    ensure_writable(out_dir)
+    settings = crawl_settings(site, out_dir, discovery=discovery, **options)
+    try:
+        summary = run_crawl(settings, out_dir)
+    except CrawlError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(summary.render())
+
+
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--date-format", help="Override the date format the crawl used.")
+def export(out_dir: Path, date_format: str | None) -> None:
+    """Rebuild OUT_DIR/tables from the WARC files in OUT_DIR/warc alone."""
+    from exports.export import export_tables
+
+    warc_dir = out_dir / "warc"
+    if not warc_dir.is_dir():
+        raise click.ClickException(f"{warc_dir} does not exist: nothing to export")
+    ensure_writable(out_dir)
+    counts = export_tables(out_dir, date_format=date_format)
+    click.echo(f"Tables in {out_dir / 'tables'}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
+    """Turn CLI options into Scrapy settings."""
+    settings: dict[str, Any] = {
+        "WIKI_SITE": site,
+        "WIKI_DISCOVERY": options["discovery"],
+        "WIKI_MAX_PAGES": options["max_pages"],
+        "WIKI_DATE_FORMAT": options["date_format"],
+        "WIKI_OUT_DIR": str(out_dir),
+        "WARC_MAX_SIZE": int(options["warc_max_size"] * 1_000_000),
+        "LOG_LEVEL": options["log_level"].upper(),
+    }
+    if options["delay"] is not None:
+        settings["DOWNLOAD_DELAY"] = options["delay"]
+        settings["AUTOTHROTTLE_START_DELAY"] = options["delay"]
+    if options["concurrency"] is not None:
+        settings["CONCURRENT_REQUESTS"] = options["concurrency"]
+        settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = options["concurrency"]
+        settings["AUTOTHROTTLE_TARGET_CONCURRENCY"] = float(options["concurrency"])
+    for item in options["overrides"]:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--set")
+        settings[name.strip()] = value
+    return settings
+
+
+def ensure_writable(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot write to {out_dir}: {exc.strerror or exc}") from None

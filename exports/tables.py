@@ -1,0 +1,212 @@
+"""The tables: their columns (name, type, meaning) and the pure record -> row rules."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+
+from crawler.parse import Page
+
+TIMESTAMP = pa.timestamp("s")
+TIMESTAMP_UTC = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: pa.DataType
+    meaning: str
+
+
+def _schema(columns: list[Column]) -> pa.Schema:
+    return pa.schema([pa.field(c.name, c.type) for c in columns])
+
+
+PAGES = [
+    Column("page_id", pa.string(), "DokuWiki page id, e.g. `spine:disc_herniation`"),
+    Column("url", pa.string(), "Permanent link: `SITE/doku.php?id=<page_id>`"),
+    Column("title", pa.string(), "The article's first heading (the page id if it has none)"),
+    Column("namespace", pa.string(), "Namespace part of the page id (empty at the root)"),
+    Column(
+        "last_modified",
+        TIMESTAMP,
+        "Last update as the wiki states it, in the wiki's own time zone (no offset); "
+        "empty when the date could not be read",
+    ),
+    Column("last_modified_raw", pa.string(), "The date string as shown on the page"),
+    Column("body_text", pa.string(), "Article text: no TOC, footnotes, navigation or footer"),
+    Column("word_count", pa.int64(), "Words in `body_text`"),
+    Column("footnote_count", pa.int64(), "Footnote blocks (rows in `footnotes`)"),
+    Column(
+        "content_sha256",
+        pa.string(),
+        "SHA-256 of the parsed content (title, body text, footnotes): equal hashes, same content",
+    ),
+    Column("crawl_id", pa.string(), "Crawl that captured this version"),
+    Column("fetched_at", TIMESTAMP_UTC, "When it was fetched (the WARC-Date, UTC)"),
+    Column("warc_filename", pa.string(), "WARC file holding the response, in `DIR/warc/`"),
+    Column("warc_offset", pa.int64(), "Byte offset of the response record in that file"),
+]
+
+FOOTNOTES = [
+    Column("page_id", pa.string(), "Page holding the footnote"),
+    Column("number", pa.int64(), "Footnote number (the first one when DokuWiki merged several)"),
+    Column(
+        "numbers",
+        pa.string(),
+        "All numbers of the block, space-separated (identical footnotes are merged: `8 9`)",
+    ),
+    Column("text", pa.string(), "Footnote text as served"),
+    Column("pmid", pa.string(), "First PubMed id found in the footnote"),
+    Column("pmcid", pa.string(), "First PubMed Central id (`PMC…`)"),
+    Column("doi", pa.string(), "First DOI, with DokuWiki's `×` typography undone"),
+    Column("urls", pa.string(), "External link targets in the footnote, space-separated"),
+    Column("crawl_id", pa.string(), "Crawl that captured this version of the page"),
+]
+
+CITATIONS = [
+    Column("page_id", pa.string(), "Page holding the footnote"),
+    Column("footnote_number", pa.int64(), "`number` of the footnote"),
+    Column("kind", pa.string(), "`pmid`, `pmcid`, `doi` or `url`"),
+    Column("value", pa.string(), "The identifier or URL"),
+    Column("crawl_id", pa.string(), "Crawl that captured this version of the page"),
+]
+
+LINKS = [
+    Column("page_id", pa.string(), "Page holding the link"),
+    Column("target", pa.string(), "Page id, URL or media id the link points to"),
+    Column(
+        "kind",
+        pa.string(),
+        "`page` (existing page), `missing_page` (red link), `external` or `media`",
+    ),
+    Column("text", pa.string(), "Link text"),
+    Column("crawl_id", pa.string(), "Crawl that captured this version of the page"),
+]
+
+CRAWLS = [
+    Column("crawl_id", pa.string(), "Crawl id: UTC start time and a random suffix"),
+    Column("site", pa.string(), "Base URL of the wiki"),
+    Column("mode", pa.string(), "`full`"),
+    Column("started_at", TIMESTAMP_UTC, "Start time (UTC)"),
+    Column("finished_at", TIMESTAMP_UTC, "End time (UTC); empty if the crawl was interrupted"),
+    Column("outcome", pa.string(), "Scrapy's finish reason (`finished`, …) or `interrupted`"),
+    Column("pages", pa.int64(), "Article pages fetched"),
+    Column("requests", pa.int64(), "HTTP requests made"),
+    Column("errors", pa.int64(), "Failed requests and processing errors"),
+]
+
+TABLES: dict[str, list[Column]] = {
+    "pages": PAGES,
+    "footnotes": FOOTNOTES,
+    "citations": CITATIONS,
+    "links": LINKS,
+    "crawls": CRAWLS,
+}
+SCHEMAS: dict[str, pa.Schema] = {name: _schema(cols) for name, cols in TABLES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    crawl_id: str | None
+    fetched_at: datetime
+    warc_filename: str
+    warc_offset: int
+
+
+def content_sha256(page: Page) -> str:
+    """Hash of what a reader sees; link colours and page chrome do not count."""
+    content = {
+        "title": page.title,
+        "body_text": page.body_text,
+        "footnotes": [[list(f.numbers), f.text] for f in page.footnotes],
+    }
+    encoded = json.dumps(content, ensure_ascii=False, sort_keys=True).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def page_row(page: Page, where: Provenance) -> dict:
+    return {
+        "page_id": page.page_id,
+        "url": page.url,
+        "title": page.title,
+        "namespace": page.namespace,
+        "last_modified": (
+            datetime.fromisoformat(page.last_modified) if page.last_modified else None
+        ),
+        "last_modified_raw": page.last_modified_raw,
+        "body_text": page.body_text,
+        "word_count": len(page.body_text.split()),
+        "footnote_count": len(page.footnotes),
+        "content_sha256": content_sha256(page),
+        "crawl_id": where.crawl_id,
+        "fetched_at": where.fetched_at,
+        "warc_filename": where.warc_filename,
+        "warc_offset": where.warc_offset,
+    }
+
+
+def footnote_rows(page: Page, crawl_id: str | None) -> Iterator[dict]:
+    for note in page.footnotes:
+        yield {
+            "page_id": page.page_id,
+            "number": note.number,
+            "numbers": " ".join(str(n) for n in note.numbers),
+            "text": note.text,
+            "pmid": note.pmid,
+            "pmcid": note.pmcid,
+            "doi": note.doi,
+            "urls": " ".join(note.urls),
+            "crawl_id": crawl_id,
+        }
+
+
+def citation_rows(page: Page, crawl_id: str | None) -> Iterator[dict]:
+    for note in page.footnotes:
+        found = [("pmid", note.pmid), ("pmcid", note.pmcid), ("doi", note.doi)]
+        found += [("url", url) for url in note.urls]
+        for kind, value in found:
+            if value:
+                yield {
+                    "page_id": page.page_id,
+                    "footnote_number": note.number,
+                    "kind": kind,
+                    "value": value,
+                    "crawl_id": crawl_id,
+                }
+
+
+def link_rows(page: Page, crawl_id: str | None) -> Iterator[dict]:
+    for link in page.links:
+        yield {
+            "page_id": page.page_id,
+            "target": link.target,
+            "kind": link.kind,
+            "text": link.text,
+            "crawl_id": crawl_id,
+        }
+
+
+def crawl_row(info: dict[str, str], summary: dict | None) -> dict:
+    summary = summary or {}
+    finished = summary.get("finished_at")
+    return {
+        "crawl_id": info.get("wikiarchive-crawl-id"),
+        "site": info.get("wikiarchive-site"),
+        "mode": info.get("wikiarchive-mode"),
+        "started_at": _utc(info.get("wikiarchive-started-at")),
+        "finished_at": _utc(finished),
+        "outcome": summary.get("finish_reason", "interrupted") if summary else "interrupted",
+        "pages": summary.get("pages"),
+        "requests": summary.get("requests"),
+        "errors": summary.get("errors"),
+    }
+
+
+def _utc(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

@@ -1,0 +1,626 @@
+"""A throw-away DokuWiki site served by ``php -S`` for end-to-end tests.
+
+The Debian ``dokuwiki`` package is used read-only from /usr/share/dokuwiki. Debian's
+``inc/preload.php`` only defines DOKU_CONF when it is not defined yet, so a router script
+(web requests) and an auto-prepend file (CLI scripts under bin/) define it first and point
+DokuWiki at a conf dir of our own; ``savedir`` in that conf moves all data into the temp
+folder too. Nothing under /etc or /var/lib is read for state or modified.
+
+Pages are written offline (files, attic, changelogs) so revisions can carry chosen dates in
+the past; that is the only way to get them, DokuWiki itself always stamps "now".
+See /work/shared/dokuwiki-notes.md for the verified facts this module relies on.
+
+No pytest dependency: usable from scripts and fixtures alike.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import tomllib
+import unicodedata
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+ENGINE_DIR = Path("/usr/share/dokuwiki")
+BASE_PATH = "/wiki/"
+WIKI_TITLE = "Neurosurgery Wiki"
+EDITOR_USER = "editor"
+EDITOR_PASSWORD = "editor-pass"
+# Everyone may read; logged-in users (group "user") may edit, for later HTTP-edit tests.
+ACL_LINES = ("*\t@ALL\t1", "*\t@user\t8")
+DATA_SUBDIRS = (
+    "pages", "attic", "meta", "media", "media_attic", "media_meta",
+    "cache", "index", "locks", "tmp", "log",
+)
+# IP written into changelog lines we create; DokuWiki shows it as "by 127.0.0.1".
+CHANGELOG_IP = "127.0.0.1"
+WHOAMI_PATH = "/__wikibed__/whoami"
+
+
+class WikiBedError(RuntimeError):
+    """The bed could not be built or the server could not be started."""
+
+
+# --------------------------------------------------------------------------- ids
+
+
+_DEACCENT_SPECIAL = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "o", "œ": "oe"}
+
+
+def _deaccent(text: str) -> str:
+    """Latin accents off like DokuWiki's deaccent=1; other scripts (Greek...) are kept."""
+    out = []
+    for ch in text:
+        if ch in _DEACCENT_SPECIAL:
+            out.append(_DEACCENT_SPECIAL[ch])
+            continue
+        parts = unicodedata.normalize("NFD", ch)
+        out.append(parts[0] if len(parts) > 1 and parts[0].isascii() else ch)
+    return "".join(out)
+
+
+def clean_id(raw: str) -> str:
+    """Python port of DokuWiki's cleanID() for the default config (sepchar "_", deaccent 1).
+
+    stripspecials is approximated as "anything but letters, digits, ``_ . - :`` becomes
+    ``_``", which matches DokuWiki for the ids this project uses.
+    """
+    text = raw.strip().lower()
+    text = text.replace(";", ":").replace("/", "_")
+    text = _deaccent(text)
+    text = re.sub(r"[^\w.\-:]", "_", text)
+    text = re.sub(r"_+", "_", text)
+    text = re.sub(r":+", ":", text)
+    text = text.strip(":._-")
+    text = re.sub(r":[:._\-]+", ":", text)
+    text = re.sub(r"[:._\-]+:", ":", text)
+    return text
+
+
+def check_id(page_id: str) -> str:
+    """Return page_id if it is a clean DokuWiki id, else raise ValueError."""
+    if not page_id or clean_id(page_id) != page_id:
+        raise ValueError(f"not a clean DokuWiki id: {page_id!r} (clean: {clean_id(page_id)!r})")
+    return page_id
+
+
+def encode_path(item_id: str) -> str:
+    """Relative file path of an id, per segment urlencoded like DokuWiki's fnencode=url."""
+    return "/".join(urllib.parse.quote(seg, safe="-_.") for seg in item_id.split(":"))
+
+
+def namespace_of(item_id: str) -> str:
+    return item_id.rpartition(":")[0]
+
+
+# --------------------------------------------------------------------------- http
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never use a proxy
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003 - stdlib signature
+        return None
+
+
+_OPENER_NOREDIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+
+
+def http_get(
+    url: str, *, headers: dict[str, str] | None = None, timeout: float = 30,
+    follow_redirects: bool = True,
+) -> Response:
+    """GET without proxies; HTTP errors are returned, not raised."""
+    request = urllib.request.Request(url, headers=headers or {})
+    opener = _OPENER if follow_redirects else _OPENER_NOREDIRECT
+    try:
+        with opener.open(request, timeout=timeout) as resp:
+            return Response(resp.status, dict(resp.headers.items()), resp.read())
+    except urllib.error.HTTPError as err:
+        with err:
+            return Response(err.code, dict(err.headers.items()), err.read())
+
+
+# --------------------------------------------------------------------------- php snippets
+
+
+def _php_str(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _php_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return _php_str(value)
+    raise TypeError(f"unsupported conf value {value!r}")
+
+
+# Router for php -S: serves the read-only engine under BASE_PATH with our DOKU_CONF.
+# It mirrors /usr/share/dokuwiki/index.php (DokuWiki's own cli-server router) but adds the
+# base path, a whoami endpoint (php -S shares ports via SO_REUSEPORT, so we must check that
+# the server answering is ours) and static files served by hand (the docroot has no /wiki/).
+_ROUTER_TEMPLATE = r"""<?php
+define('DOKU_CONF', __CONF__);
+$engine = __ENGINE__;
+$base = __BASE__;  // e.g. '/wiki'
+$path = parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH);
+if ($path === __WHOAMI__) {
+    header('Content-Type: text/plain');
+    echo __TOKEN__;
+    return true;
+}
+if ($path === '/' || $path === $base) {
+    header('Location: ' . $base . '/doku.php', true, 302);
+    return true;
+}
+if (strpos($path, $base . '/') !== 0) {
+    http_response_code(404);
+    echo 'Not found';
+    return true;
+}
+$rel = substr($path, strlen($base));
+if ($rel === '/') $rel = '/doku.php';
+if (strpos($rel, '..') !== false
+    || preg_match('/\/([._]ht|README$|VERSION$|COPYING$)/', $rel)
+    || preg_match('/^\/(data|conf|bin|inc|vendor)\//', $rel)) {
+    http_response_code(403);
+    echo 'Access denied';
+    return true;
+}
+$file = $engine . $rel;
+if (!is_file($file)) {
+    http_response_code(404);
+    echo 'Not found';
+    return true;
+}
+if (substr($rel, -4) === '.php') {
+    // DokuWiki derives its base URL from SCRIPT_NAME.
+    $_SERVER['SCRIPT_NAME'] = $base . $rel;
+    $_SERVER['PHP_SELF'] = $base . $rel;
+    $_SERVER['SCRIPT_FILENAME'] = $file;
+    unset($_SERVER['PATH_INFO']);
+    chdir(dirname($file));
+    require $file;
+    return true;
+}
+$types = array('css' => 'text/css', 'js' => 'application/javascript', 'png' => 'image/png',
+    'gif' => 'image/gif', 'jpg' => 'image/jpeg', 'svg' => 'image/svg+xml',
+    'ico' => 'image/vnd.microsoft.icon', 'txt' => 'text/plain', 'html' => 'text/html');
+$ext = strtolower(pathinfo($file, PATHINFO_EXTENSION));
+header('Content-Type: ' . (isset($types[$ext]) ? $types[$ext] : 'application/octet-stream'));
+header('Last-Modified: ' . gmdate('D, d M Y H:i:s', filemtime($file)) . ' GMT');
+readfile($file);
+return true;
+"""
+
+_PLUGINS_PHP = "<?php\n$plugins['testing'] = 0;\n"
+_PLUGINS_REQUIRED_PHP = """<?php
+$plugins['acl']               = 1;
+$plugins['authplain']         = 1;
+$plugins['extension']         = 1;
+$plugins['config']            = 1;
+$plugins['usermanager']       = 1;
+$plugins['template:dokuwiki'] = 1;
+"""
+
+
+def requirements_problem(engine: Path = ENGINE_DIR, php: str = "php") -> str | None:
+    """Why a bed cannot run here (missing php or DokuWiki), or None when all is there."""
+    if shutil.which(php) is None:
+        return f"'{php}' not found on PATH: install php-cli (apt-get install php-cli php-xml)"
+    if not (engine / "doku.php").is_file():
+        return f"DokuWiki engine not found at {engine}: apt-get install dokuwiki"
+    return None
+
+
+def _free_port() -> int:
+    # Plain bind (no SO_REUSEPORT): fails if anyone listens, even a php -S with reuseport.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _utc(when: datetime) -> datetime:
+    # Naive datetimes are taken as UTC: the corpus and the server both use UTC.
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------- the bed
+
+
+class DokuWikiBed:
+    """A DokuWiki site in its own folder, optionally served by php -S on 127.0.0.1."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        sitemap: bool = True,
+        conf: dict[str, object] | None = None,
+        engine: Path = ENGINE_DIR,
+        php: str = "php",
+    ) -> None:
+        problem = requirements_problem(engine, php)
+        if problem:
+            raise WikiBedError(problem)
+        self.root = Path(root).resolve()
+        self.engine = Path(engine)
+        self.php = php
+        self.conf_dir = self.root / "conf"
+        self.data_dir = self.root / "data"
+        self.router = self.root / "router.php"
+        self.prepend = self.conf_dir / "_prepend.php"
+        self.server_log = self.root / "php-server.log"
+        self._token = secrets.token_hex(12)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_file = None
+        self._port: int | None = None
+        self._last_conf_touch = 0.0
+        self._layout(sitemap, conf or {})
+
+    # ---- layout
+
+    def _layout(self, sitemap: bool, extra: dict[str, object]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.conf_dir.mkdir(exist_ok=True)
+        for sub in DATA_SUBDIRS:
+            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        settings: dict[str, object] = {
+            "title": WIKI_TITLE,
+            "lang": "en",
+            "license": "cc-by-sa",
+            "savedir": str(self.data_dir),
+            "useacl": 1,
+            "superuser": "@admin",
+            # The task runner trims the global changelog to recent_days (default 7): keep all.
+            "recent_days": 36500,
+            "sitemap": 1 if sitemap else 0,
+        }
+        settings.update(extra)
+        lines = ["<?php", "// written by tests/wikibed.py"]
+        lines += [f"$conf[{_php_str(k)}] = {_php_value(v)};" for k, v in settings.items()]
+        (self.conf_dir / "local.php").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        acl = "# acl.auth.php\n" + "\n".join(ACL_LINES) + "\n"
+        (self.conf_dir / "acl.auth.php").write_text(acl, encoding="utf-8")
+        # authplain accepts a bare md5 hex digest; good enough for a throw-away wiki.
+        import hashlib
+
+        pw_hash = hashlib.md5(EDITOR_PASSWORD.encode()).hexdigest()
+        users = f"# users.auth.php\n{EDITOR_USER}:{pw_hash}:Wiki Editor:editor@example.org:user\n"
+        (self.conf_dir / "users.auth.php").write_text(users, encoding="utf-8")
+        (self.conf_dir / "plugins.php").write_text(_PLUGINS_PHP, encoding="utf-8")
+        (self.conf_dir / "plugins.required.php").write_text(_PLUGINS_REQUIRED_PHP, encoding="utf-8")
+        conf_literal = _php_str(str(self.conf_dir) + "/")
+        self.prepend.write_text(
+            f"<?php\nif (!defined('DOKU_CONF')) define('DOKU_CONF', {conf_literal});\n",
+            encoding="utf-8",
+        )
+        router = (
+            _ROUTER_TEMPLATE.replace("__CONF__", conf_literal)
+            .replace("__ENGINE__", _php_str(str(self.engine)))
+            .replace("__BASE__", _php_str(BASE_PATH.rstrip("/")))
+            .replace("__WHOAMI__", _php_str(WHOAMI_PATH))
+            .replace("__TOKEN__", _php_str(self._token))
+        )
+        self.router.write_text(router, encoding="utf-8")
+
+    # ---- paths
+
+    def page_path(self, page_id: str) -> Path:
+        return self.data_dir / "pages" / f"{encode_path(page_id)}.txt"
+
+    def attic_path(self, page_id: str, ts: int) -> Path:
+        return self.data_dir / "attic" / f"{encode_path(page_id)}.{ts}.txt.gz"
+
+    def meta_path(self, page_id: str, ext: str) -> Path:
+        return self.data_dir / "meta" / f"{encode_path(page_id)}.{ext}"
+
+    def media_path(self, media_id: str) -> Path:
+        return self.data_dir / "media" / encode_path(media_id)
+
+    @property
+    def global_changelog(self) -> Path:
+        return self.data_dir / "meta" / "_dokuwiki.changes"
+
+    # ---- server
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise WikiBedError("server not started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{BASE_PATH}"
+
+    def page_url(self, page_id: str, **params: str) -> str:
+        query = urllib.parse.urlencode({"id": page_id, **params})
+        return f"{self.base_url}doku.php?{query}"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float = 20) -> str:
+        """Start php -S (one worker) on a free port; return the base URL."""
+        if self.running:
+            return self.base_url
+        errors = []
+        for _attempt in range(5):
+            port = _free_port()
+            self._spawn(port)
+            error = self._wait_ready(port, timeout)
+            if error is None:
+                self._port = port
+                return self.base_url
+            errors.append(f"port {port}: {error}")
+            self._kill()
+        log = self.server_log.read_text(errors="replace")[-2000:] if self.server_log.exists() else ""
+        raise WikiBedError("php -S did not come up: " + "; ".join(errors) + f"\nlog tail:\n{log}")
+
+    def _spawn(self, port: int) -> None:
+        env = dict(os.environ)
+        env.pop("PHP_CLI_SERVER_WORKERS", None)  # one worker: no cache-file races (see notes)
+        self._log_file = open(self.server_log, "ab")  # noqa: SIM115 - closed in _kill
+        self._proc = subprocess.Popen(
+            [
+                self.php, "-S", f"127.0.0.1:{port}", "-t", str(self.engine),
+                "-d", "date.timezone=UTC", "-d", "display_errors=0",
+                str(self.router),
+            ],
+            cwd=self.root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group, so stop() can kill it whole
+        )
+
+    def _wait_ready(self, port: int, timeout: float) -> str | None:
+        url = f"http://127.0.0.1:{port}{WHOAMI_PATH}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self._proc is not None
+            if self._proc.poll() is not None:
+                return f"php exited with code {self._proc.returncode}"
+            try:
+                resp = http_get(url, timeout=2)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            # Several answers: with SO_REUSEPORT a foreign server could get some of them.
+            answers = [resp] + [http_get(url, timeout=2) for _ in range(3)]
+            if all(a.status == 200 and a.body.decode() == self._token for a in answers):
+                return None
+            return "another server answers on this port"
+        return "timed out waiting for the server"
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(timeout=5)
+                except ProcessLookupError:
+                    pass
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def stop(self) -> None:
+        """Kill the server's process group. Safe to call twice."""
+        self._kill()
+        self._port = None
+
+    def __enter__(self) -> DokuWikiBed:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---- offline edits
+
+    def _read_page(self, page_id: str) -> bytes | None:
+        path = self.page_path(page_id)
+        return path.read_bytes() if path.exists() else None
+
+    def _last_revision(self, page_id: str) -> int | None:
+        changes = self.meta_path(page_id, "changes")
+        if not changes.exists():
+            return None
+        lines = [ln for ln in changes.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        return int(lines[-1].split("\t", 1)[0]) if lines else None
+
+    def _log_change(self, page_id: str, ts: int, kind: str, user: str, summary: str,
+                    size_change: int) -> None:
+        summary = re.sub(r"[\t\r\n]+", " ", summary).strip()
+        line = "\t".join([str(ts), CHANGELOG_IP, kind, page_id, user, summary, "", str(size_change)])
+        _insert_sorted(self.meta_path(page_id, "changes"), line)
+        # Recent changes and feed.php read the global log backwards: keep it chronological.
+        _insert_sorted(self.global_changelog, line)
+
+    def _check_when(self, page_id: str, ts: int) -> None:
+        last = self._last_revision(page_id)
+        if last is not None and ts <= last:
+            raise ValueError(
+                f"{page_id}: revision at {ts} is not after the last revision {last}; "
+                "write revisions oldest first"
+            )
+
+    def _invalidate(self, page_id: str) -> None:
+        for ext in ("meta", "indexed"):
+            self.meta_path(page_id, ext).unlink(missing_ok=True)
+        (self.data_dir / "cache" / "sitemap.xml.gz").unlink(missing_ok=True)
+        # purgefile makes cached pages re-check which links exist.
+        (self.data_dir / "cache" / "purgefile").write_text(str(int(time.time())))
+        # Rendered pages stay cached while the page file is older than the cache, and our
+        # files carry past dates. Touching local.php invalidates every cache; set it one
+        # second in the future because DokuWiki compares whole seconds and a page rendered
+        # in this very second would otherwise still count as fresh.
+        stamp = max(time.time() + 1, self._last_conf_touch + 1)
+        self._last_conf_touch = stamp
+        os.utime(self.conf_dir / "local.php", (stamp, stamp))
+
+    def write_page(
+        self, page_id: str, text: str, *, when: datetime, summary: str = "", user: str = ""
+    ) -> None:
+        """Save a revision of page_id dated `when`, as DokuWiki would have (create or edit)."""
+        check_id(page_id)
+        ts = int(_utc(when).timestamp())
+        self._check_when(page_id, ts)
+        data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+        old = self._read_page(page_id)
+        kind = "C" if old is None else "E"
+        size_change = len(data) - (len(old) if old is not None else 0)
+        attic = self.attic_path(page_id, ts)
+        attic.parent.mkdir(parents=True, exist_ok=True)
+        attic.write_bytes(gzip.compress(data, mtime=ts))
+        os.utime(attic, (ts, ts))
+        self._log_change(page_id, ts, kind, user, summary, size_change)
+        page = self.page_path(page_id)
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_bytes(data)
+        # "Last modified" is the page file's mtime.
+        os.utime(page, (ts, ts))
+        self._invalidate(page_id)
+
+    def delete_page(
+        self, page_id: str, *, when: datetime, summary: str = "removed", user: str = ""
+    ) -> None:
+        """Delete page_id at `when`: attic copy, a D changelog line, page file gone."""
+        check_id(page_id)
+        old = self._read_page(page_id)
+        if old is None:
+            raise FileNotFoundError(f"page {page_id!r} does not exist")
+        ts = int(_utc(when).timestamp())
+        self._check_when(page_id, ts)
+        attic = self.attic_path(page_id, ts)
+        attic.parent.mkdir(parents=True, exist_ok=True)
+        attic.write_bytes(gzip.compress(old, mtime=ts))
+        self._log_change(page_id, ts, "D", user, summary, -len(old))
+        page = self.page_path(page_id)
+        page.unlink()
+        _sweep_empty_dirs(page.parent, self.data_dir / "pages")
+        self._invalidate(page_id)
+
+    def write_media(self, media_id: str, data: bytes, *, when: datetime | None = None) -> Path:
+        """Put a media file (e.g. ``imaging:ct_scan.png``) in place; no media changelog."""
+        check_id(media_id)
+        path = self.media_path(media_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if when is not None:
+            ts = _utc(when).timestamp()
+            os.utime(path, (ts, ts))
+        return path
+
+    def run_cli(self, script: str, *args: str, timeout: float = 600) -> str:
+        """Run a DokuWiki CLI script from bin/ against this site; return its output."""
+        cmd = [
+            self.php, "-d", "date.timezone=UTC", "-d", "display_errors=stderr",
+            "-d", f"auto_prepend_file={self.prepend}",
+            str(self.engine / "bin" / script), *args,
+        ]
+        result = subprocess.run(
+            cmd, cwd=self.root, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if result.returncode != 0:
+            raise WikiBedError(
+                f"{script} {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+            )
+        return result.stdout
+
+    def reindex(self) -> None:
+        """Rebuild the search index (which the sitemap is built from) and drop the sitemap."""
+        self.run_cli("indexer.php", "-c", "-q")
+        (self.data_dir / "cache" / "sitemap.xml.gz").unlink(missing_ok=True)
+
+    def load_corpus(self, corpus_dir: Path) -> list[str]:
+        """Write every page (all revisions, chosen dates) and media of a corpus; reindex.
+
+        Returns the page ids written.
+        """
+        manifest = load_manifest_toml(corpus_dir)
+        for media in manifest.get("media", []):
+            data = (corpus_dir / media["file"]).read_bytes()
+            self.write_media(media["id"], data, when=media.get("date"))
+        ids = []
+        for page in manifest["page"]:
+            revisions = sorted(page["revisions"], key=lambda r: r["date"])
+            for rev in revisions:
+                source = corpus_dir / rev.get("file", page["file"])
+                self.write_page(
+                    page["id"],
+                    source.read_text(encoding="utf-8"),
+                    when=rev["date"],
+                    summary=rev.get("summary", ""),
+                    user=rev.get("user", ""),
+                )
+            ids.append(page["id"])
+        self.reindex()
+        return ids
+
+
+def load_manifest_toml(corpus_dir: Path) -> dict:
+    with open(Path(corpus_dir) / "manifest.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def _insert_sorted(path: Path, line: str) -> None:
+    """Add a changelog line keeping the file in time order (stable for equal dates)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    lines = [ln for ln in lines if ln.strip()]
+    ts = int(line.split("\t", 1)[0])
+    pos = len(lines)
+    while pos > 0 and int(lines[pos - 1].split("\t", 1)[0]) > ts:
+        pos -= 1
+    lines.insert(pos, line)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _sweep_empty_dirs(directory: Path, stop: Path) -> None:
+    # DokuWiki removes namespace dirs that became empty (io_sweepNS).
+    while directory != stop and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
