@@ -1,0 +1,640 @@
+"""Parse a served DokuWiki page into a :class:`Page` (pure, no I/O).
+
+Built on lxml's HTML parser (BeautifulSoup only when lxml cannot build a tree).
+The article is found by DokuWiki's own markers first (``<!-- wikipage start -->``,
+``div.page``, ``#dokuwiki__content``), so another template degrades gracefully.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
+
+from lxml import etree
+
+from crawler.dates import parse_wiki_date
+from crawler.dokuwiki import (
+    START_PAGE,
+    clean_id,
+    is_same_site,
+    namespace,
+    page_id_from_url,
+    page_url,
+)
+
+Element = etree._Element
+
+
+@dataclass(frozen=True, slots=True)
+class Footnote:
+    number: int
+    numbers: tuple[int, ...]
+    text: str
+    pmid: str | None
+    pmcid: str | None
+    doi: str | None
+    urls: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    target: str
+    kind: str  # page | missing_page | external | media
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    page_id: str
+    url: str
+    title: str
+    namespace: str
+    exists: bool
+    body_text: str
+    last_modified: str | None
+    last_modified_raw: str | None
+    footnotes: tuple[Footnote, ...]
+    links: tuple[Link, ...]
+
+
+# --------------------------------------------------------------------------- decoding
+
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_DOKUWIKI_MARKERS = re.compile(
+    r"""<meta\s+name=["']generator["']\s+content=["']DokuWiki|<!--\s*wikipage start|"""
+    r"""id=["']dokuwiki__|class=["']dokuwiki\b|\bvar JSINFO\s*=""",
+    re.I,
+)
+_DOKUWIKI_MARKERS_B = re.compile(_DOKUWIKI_MARKERS.pattern.encode(), re.I)
+
+
+def _decode(html: bytes | str) -> str:
+    """Text of *html*: BOM, then <meta charset>, else UTF-8; bad bytes replaced."""
+    if isinstance(html, str):
+        return html
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                          (codecs.BOM_UTF16_BE, "utf-16")):
+        if html.startswith(bom):
+            return html.decode(encoding, errors="replace")
+    encoding = "utf-8"
+    found = _META_CHARSET.search(html, 0, 4096)
+    if found:
+        try:
+            encoding = codecs.lookup(found.group(1).decode("ascii")).name
+        except LookupError:
+            pass
+    # A UTF-16 label in a byte stream without BOM is a lie: the meta was readable as ASCII.
+    if encoding.startswith("utf-16") or encoding.startswith("utf-32"):
+        encoding = "utf-8"
+    return html.decode(encoding, errors="replace")
+
+
+_PARSER = etree.HTMLParser(remove_pis=True, no_network=True, recover=True, default_doctype=False)
+
+
+def _tree(text: str) -> Element | None:
+    """An lxml tree of *text*, or None when nothing usable can be built."""
+    text = _XML_DECL.sub("", text, count=1)
+    try:
+        root = etree.fromstring(text, _PARSER)
+        if root is not None:
+            return root
+    except (etree.ParserError, ValueError):  # NUL/control characters, empty documents
+        pass
+    return _soup_tree(_CONTROL_CHARS.sub("", text))
+
+
+def _soup_tree(text: str) -> Element | None:
+    # Fallback only: BeautifulSoup copes with input lxml rejects (e.g. binary garbage).
+    try:
+        from lxml.html import soupparser
+
+        return soupparser.fromstring(text)
+    except Exception:  # noqa: BLE001 - whatever the fallback chokes on, the page is empty
+        return None
+
+
+def is_dokuwiki(html: bytes | str) -> bool:
+    """True if the document carries DokuWiki's markers (generator, JSINFO, layout ids)."""
+    if isinstance(html, bytes):
+        return _DOKUWIKI_MARKERS_B.search(html) is not None
+    return _DOKUWIKI_MARKERS.search(html) is not None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _classes(el: Element) -> list[str]:
+    return (el.get("class") or "").split()
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _text(el: Element) -> str:
+    return _collapse("".join(el.itertext()))
+
+
+def _has_class(class_name: str) -> str:
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {class_name} ')"
+
+
+_XP_START = etree.XPath("//comment()[contains(., 'wikipage start')]")
+_XP_ARTICLE = tuple(
+    etree.XPath(xp)
+    for xp in (
+        f"//*[@id='dokuwiki__content']//div[{_has_class('page')}]",
+        f"//div[{_has_class('page')}]",
+        "//*[@id='dokuwiki__content']",
+        "//main",
+        "//body",
+    )
+)
+_XP_CANONICAL = etree.XPath("//head/link[@rel='canonical']/@href|//link[@rel='canonical']/@href")
+_XP_ROBOTS = etree.XPath("//meta[translate(@name, 'ROBTS', 'robts')='robots']/@content")
+_XP_DOCINFO = etree.XPath("//*[contains(@class, 'docInfo')]")
+_JSINFO = re.compile(r"\bJSINFO\s*=\s*")
+
+
+def _article(root: Element) -> list[Element]:
+    """Top-level elements of the rendered wiki page."""
+    starts = _XP_START(root)
+    if starts:
+        nodes = []
+        for sibling in starts[0].itersiblings():
+            if not isinstance(sibling.tag, str):
+                if "wikipage stop" in (sibling.text or ""):
+                    break
+                continue
+            nodes.append(sibling)
+        if nodes:
+            return nodes
+    for xpath in _XP_ARTICLE:
+        found = xpath(root)
+        if found:
+            return [found[0]]
+    return [root]
+
+
+# --------------------------------------------------------------------------- body text
+
+# 2 = blank line around the block, 1 = own line.
+_BREAKS = {
+    **dict.fromkeys(("p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "table",
+                     "blockquote", "hr", "address", "figure", "center", "pre"), 2),
+    **dict.fromkeys(("div", "li", "dt", "dd", "tr", "br", "caption", "section", "article",
+                     "header", "footer", "main", "thead", "tbody", "tfoot", "figcaption",
+                     "details", "summary", "nav", "aside"), 1),
+}
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "form", "button", "input", "select",
+                        "textarea", "template", "iframe", "object", "svg", "head", "title"})
+_SKIP_CLASSES = frozenset({"secedit", "footnotes", "dw__toc", "toc", "docInfo"})
+_CELLS = frozenset({"td", "th"})
+
+
+class _Pre(str):
+    """Text of a pre block: kept as served, not collapsed."""
+
+
+def _skipped(el: Element, tag: str) -> bool:
+    if tag in _SKIP_TAGS or el.get("id") == "dw__toc":
+        return True
+    cls = el.get("class")
+    if cls and not _SKIP_CLASSES.isdisjoint(cls.split()):
+        return True
+    # A footnote reference marker: <sup><a class="fn_top">1)</a></sup>.
+    return tag == "sup" and len(el) > 0 and "fn_top" in (el[0].get("class") or "")
+
+
+def _walk(el: Element, out: list) -> None:
+    tag = el.tag
+    if not isinstance(tag, str) or _skipped(el, tag):
+        if el.tail:
+            out.append(el.tail)
+        return
+    brk = _BREAKS.get(tag, 0)
+    if tag == "pre":
+        out += (2, _Pre("".join(el.itertext())), 2)
+    else:
+        if brk:
+            out.append(brk)
+        if el.text:
+            out.append(el.text)
+        first_cell = True
+        for child in el:
+            if child.tag in _CELLS:
+                if not first_cell:
+                    out.append(" | ")
+                first_cell = False
+            _walk(child, out)
+        if brk:
+            out.append(brk)
+    if el.tail:
+        out.append(el.tail)
+
+
+def _assemble(parts: Iterable) -> str:
+    """Join walker output: blocks on their own lines, blank lines between paragraphs."""
+    chunks: list[str] = []
+    line: list[str] = []
+    pending = 0
+
+    def flush() -> None:
+        nonlocal pending
+        text = _collapse("".join(line))
+        line.clear()
+        if text:
+            if chunks:
+                chunks.append("\n\n" if pending >= 2 else "\n")
+            chunks.append(text)
+            pending = 0
+
+    for part in parts:
+        if part.__class__ is int:
+            flush()
+            pending = max(pending, part)
+        elif part.__class__ is _Pre:
+            flush()
+            text = part.strip("\n").rstrip()
+            if text:
+                if chunks:
+                    chunks.append("\n\n")
+                chunks.append(text)
+                pending = 2
+        else:
+            line.append(part)
+    flush()
+    return "".join(chunks)
+
+
+def _body_text(nodes: list[Element]) -> str:
+    parts: list = []
+    try:
+        for node in nodes:
+            _walk(node, parts)
+            parts.append(2)
+    except RecursionError:  # absurdly deep markup: plain text is better than nothing
+        return _collapse(" ".join(_text(node) for node in nodes))
+    return _assemble(parts)
+
+
+def _drop_revision_notice(nodes: list[Element]) -> list[Element]:
+    """Remove DokuWiki's "old revision" notice: <p><strong>…</strong></p><hr/> at the top.
+
+    Its wording is localised, so it is recognised by shape, only on old revisions.
+    """
+    top = nodes
+    if len(nodes) == 1 and len(nodes[0]) >= 2:
+        top = list(nodes[0])
+    elements = [el for el in top if isinstance(el.tag, str) and el.get("id") != "dw__toc"]
+    if len(elements) < 2:
+        return nodes
+    notice, rule = elements[0], elements[1]
+    if (notice.tag == "p" and rule.tag == "hr" and len(notice) == 1
+            and notice[0].tag == "strong" and not (notice.text or "").strip()):
+        for el in (notice, rule):
+            el.tail = None
+            el.getparent().remove(el)
+        nodes = [el for el in nodes if el is not notice and el is not rule]
+    return nodes
+
+
+# --------------------------------------------------------------------------- title
+
+
+def _in_toc(el: Element) -> bool:
+    return any(anc.get("id") == "dw__toc" for anc in el.iterancestors())
+
+
+def _title(nodes: list[Element]) -> str:
+    for tags in (("h1",), ("h1", "h2", "h3", "h4", "h5", "h6")):
+        for node in nodes:
+            for heading in node.iter(*tags):
+                if not _in_toc(heading):
+                    text = _text(heading)
+                    if text:
+                        return text
+    return ""
+
+
+# --------------------------------------------------------------------------- footnotes
+
+_PMID_TEXT = re.compile(r"\bPMID\s*:?\s*(\d{1,9})\b", re.I)
+_PMID_URL = re.compile(r"(?:pubmed\.ncbi\.nlm\.nih\.gov/|ncbi\.nlm\.nih\.gov/pubmed/)(\d{1,9})\b")
+_PMCID_TEXT = re.compile(r"\bPMCID\s*:?\s*(?:PMC)?(\d{3,9})\b|\b(?:PMC)(\d{3,9})\b", re.I)
+_PMCID_URL = re.compile(r"/(?:pmc/)?articles/(PMC\d{3,9})\b", re.I)
+_DOI_URL = re.compile(r"^https?://(?:dx\.)?doi\.org/(10\.\d{4,9}/\S+)$", re.I)
+_DOI_TEXT = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)")
+_FN_NUMBER = re.compile(r"\d+")
+_EXTERNAL_CLASSES = frozenset({"urlextern", "interwiki"})
+
+
+def _trim_doi(doi: str) -> str:
+    """Undo DokuWiki typography in a DOI and drop punctuation that ends the sentence."""
+    doi = doi.replace("\u00d7", "x")  # DokuWiki renders 123x456 as 123×456
+    while doi:
+        last = doi[-1]
+        if last in ".,;:'\"”’»":
+            doi = doi[:-1]
+        elif last == ")" and doi.count("(") < doi.count(")"):
+            doi = doi[:-1]
+        elif last == "]" and doi.count("[") < doi.count("]"):
+            doi = doi[:-1]
+        else:
+            break
+    return doi
+
+
+def _doi(text: str, urls: Iterable[str]) -> str | None:
+    # Hrefs are not rewritten by the typography, so they are the better source.
+    for url in urls:
+        found = _DOI_URL.match(url)
+        if found:
+            return _trim_doi(unquote(found.group(1)).split("#")[0])
+    found = _DOI_TEXT.search(text)
+    return _trim_doi(found.group(1)) or None if found else None
+
+
+def _pmid(text: str, urls: Iterable[str]) -> str | None:
+    found = _PMID_TEXT.search(text)
+    if found:
+        return found.group(1)
+    for url in urls:
+        found = _PMID_URL.search(url)
+        if found:
+            return found.group(1)
+    return None
+
+
+def _pmcid(text: str, urls: Iterable[str]) -> str | None:
+    found = _PMCID_TEXT.search(text)
+    if found:
+        return "PMC" + (found.group(1) or found.group(2))
+    for url in urls:
+        found = _PMCID_URL.search(url)
+        if found:
+            return found.group(1).upper()
+    return None
+
+
+def _footnote(fn: Element, site: str) -> Footnote | None:
+    numbers = tuple(
+        int(number)
+        for a in fn.iter("a")
+        if "fn_bot" in _classes(a)
+        for number in _FN_NUMBER.findall(_text(a))
+    )
+    content = next((div for div in fn.iter("div") if "content" in _classes(div)), None)
+    if content is None:  # another template: the block minus its backlinks
+        text = _collapse("".join(_fn_text_without_sup(fn)))
+        content = fn
+    else:
+        text = _text(content)
+    urls: list[str] = []
+    for a in content.iter("a"):
+        href = (a.get("href") or "").strip()
+        if href and href not in urls and _is_external(a, href, site):
+            urls.append(href)
+    if not numbers and not text:
+        return None
+    return Footnote(
+        number=numbers[0] if numbers else 0,
+        numbers=numbers,
+        text=text,
+        pmid=_pmid(text, urls),
+        pmcid=_pmcid(text, urls),
+        doi=_doi(text, urls),
+        urls=tuple(urls),
+    )
+
+
+def _fn_text_without_sup(fn: Element) -> Iterator[str]:
+    if fn.text:
+        yield fn.text
+    for child in fn:
+        if isinstance(child.tag, str) and child.tag != "sup":
+            yield from child.itertext()
+        if child.tail:
+            yield child.tail
+
+
+def _footnotes(nodes: list[Element], site: str) -> tuple[Footnote, ...]:
+    found = []
+    for node in nodes:
+        for div in node.iter("div"):
+            if "fn" in _classes(div):
+                footnote = _footnote(div, site)
+                if footnote is not None:
+                    found.append(footnote)
+    return tuple(found)
+
+
+# --------------------------------------------------------------------------- links
+
+
+def _is_external(a: Element, href: str, site: str) -> bool:
+    if not _EXTERNAL_CLASSES.isdisjoint(_classes(a)):
+        return True
+    return href.startswith(("http://", "https://")) and not is_same_site(href, site)
+
+
+def _media_id(href: str) -> str | None:
+    """Media id of a fetch.php / detail.php / _media / _detail URL, else None."""
+    parts = urlsplit(href)
+    path = parts.path
+    if path.endswith(("lib/exe/fetch.php", "lib/exe/detail.php")):
+        for key, value in parse_qsl(parts.query):
+            if key == "media" and value:
+                return value if "://" in value else clean_id(value)
+        return None
+    for marker in ("/_media/", "/_detail/"):
+        if marker in path:
+            media = unquote(path.split(marker, 1)[1]).replace("/", ":")
+            return clean_id(media) or None
+    return None
+
+
+def _link(a: Element, base_url: str, site: str) -> Link | None:
+    href = (a.get("href") or "").strip()
+    if not href or href.startswith("#"):
+        return None
+    classes = _classes(a)
+    if "fn_top" in classes or "fn_bot" in classes:
+        return None
+    text = _text(a)
+    missing = "wikilink2" in classes
+    wiki_id = a.get("data-wiki-id")
+    if wiki_id is not None:
+        target = wiki_id.split("#", 1)[0] or page_id_from_url(urljoin(base_url, href), site)
+        if target:
+            return Link(target, "missing_page" if missing else "page", text)
+    media = _media_id(href)
+    if media is None and "media" in classes:
+        img = next(a.iter("img"), None)
+        media = _media_id(img.get("src") or "") if img is not None else None
+    if media:
+        return Link(media, "media", text or _image_text(a))
+    if "wikilink1" in classes or missing:
+        target = page_id_from_url(urljoin(base_url, href), site)
+        if target:
+            return Link(target, "missing_page" if missing else "page", text)
+        return None
+    if "mail" in classes or href.lower().startswith("mailto:"):
+        return Link(href, "external", text)
+    if _is_external(a, href, site):
+        return Link(href, "external", text)
+    target = page_id_from_url(urljoin(base_url, href), site)
+    return Link(target, "page", text) if target else None
+
+
+def _image_text(el: Element) -> str:
+    img = el if el.tag == "img" else next(el.iter("img"), None)
+    if img is None:
+        return ""
+    return _collapse(img.get("title") or img.get("alt") or "")
+
+
+def _links(nodes: list[Element], base_url: str, site: str) -> tuple[Link, ...]:
+    links = []
+    for node in nodes:
+        for el in node.iter("a", "img"):
+            if el.tag == "a":
+                link = _link(el, base_url, site)
+            elif next(el.iterancestors("a"), None) is None:  # an image without a link
+                media = _media_id(el.get("src") or "")
+                link = Link(media, "media", _image_text(el)) if media else None
+            else:
+                continue
+            if link is not None:
+                links.append(link)
+    return tuple(links)
+
+
+# --------------------------------------------------------------------------- page identity
+
+
+def _jsinfo_id(text: str) -> str | None:
+    """DokuWiki's $ID as printed in ``var JSINFO = {...}`` by every template."""
+    found = _JSINFO.search(text)
+    if not found:
+        return None
+    try:
+        info, _ = json.JSONDecoder().raw_decode(text, found.end())
+    except ValueError:
+        return None
+    page_id = info.get("id") if isinstance(info, dict) else None
+    return clean_id(page_id) if isinstance(page_id, str) and page_id else None
+
+
+def _canonical_id(canonical: str, site: str) -> str | None:
+    page_id = page_id_from_url(canonical, site)
+    if page_id is None:
+        # The wiki may know itself under another scheme or host (proxy, http vs https).
+        parts, base = urlsplit(canonical), urlsplit(site)
+        if parts.path.startswith(base.path):
+            page_id = page_id_from_url(parts._replace(scheme=base.scheme, netloc=base.netloc)
+                                       .geturl(), site)
+    return page_id
+
+
+def _url_id(url: str, site: str) -> str | None:
+    """The id a URL asks for, action or not (old revisions have no canonical link)."""
+    page_id = page_id_from_url(url, site)
+    if page_id is None:
+        for key, value in parse_qsl(urlsplit(url).query):
+            if key == "id":
+                return clean_id(value) or None
+    return page_id
+
+
+def _is_old_revision(url: str, docinfo: str) -> bool:
+    query_keys = {key for key, _ in parse_qsl(urlsplit(url).query)}
+    return bool(query_keys & {"rev", "at"}) or re.search(r"\.\d{6,}\.txt", docinfo) is not None
+
+
+# --------------------------------------------------------------------------- public
+
+
+def parse_page(url: str, html: bytes | str, *, site: str, date_format: str | None = None) -> Page:
+    """Parse one served page view of the wiki at *site* (a ``site_root()`` URL)."""
+    text = _decode(html)
+    root = _tree(text)
+    if root is None:
+        page_id = _url_id(url, site) or START_PAGE
+        return _empty_page(site, page_id)
+
+    canonical = next(iter(_XP_CANONICAL(root)), "").strip()
+    page_id = (
+        (_canonical_id(canonical, site) if canonical else None)
+        or _jsinfo_id(text)
+        or _url_id(url, site)
+        or START_PAGE
+    )
+    robots = _collapse(next(iter(_XP_ROBOTS(root)), "")).replace(" ", "").lower()
+    docinfo = " ".join(_text(el) for el in _XP_DOCINFO(root))
+    last_modified, last_modified_raw = parse_wiki_date(docinfo, date_format)
+
+    nodes = _article(root)
+    if _is_old_revision(url, docinfo):
+        nodes = _drop_revision_notice(nodes)
+
+    # Missing and removed pages: DokuWiki sends robots "noindex,follow", no canonical
+    # link and an empty docInfo (whatever the language of the stub text).
+    exists = robots != "noindex,follow" and bool(canonical or last_modified_raw)
+    return Page(
+        page_id=page_id,
+        url=page_url(site, page_id),
+        title=_title(nodes) or page_id,
+        namespace=namespace(page_id),
+        exists=exists,
+        body_text=_body_text(nodes),
+        last_modified=last_modified,
+        last_modified_raw=last_modified_raw,
+        footnotes=_footnotes(nodes, site),
+        links=_links(nodes, url or site, site),
+    )
+
+
+def _empty_page(site: str, page_id: str) -> Page:
+    return Page(page_id, page_url(site, page_id), page_id, namespace(page_id), False, "",
+                None, None, (), ())
+
+
+def parse_index(html: bytes | str, *, site: str) -> tuple[list[str], list[str]]:
+    """(page ids, namespace ids) listed by a ``do=index`` / ``idx=`` page, in order."""
+    root = _tree(_decode(html))
+    if root is None:
+        return [], []
+    scope = root.xpath("//*[@id='index__tree']") or [root]
+    pages: list[str] = []
+    spaces: list[str] = []
+    for el in scope[0].iter("a"):
+        classes = _classes(el)
+        if "idx_dir" in classes:
+            ns = _index_namespace(el, site)
+            if ns and ns not in spaces:
+                spaces.append(ns)
+        elif "wikilink1" in classes or "wikilink2" in classes:
+            page_id = clean_id(el.get("data-wiki-id") or "") or page_id_from_url(
+                el.get("href") or "", site
+            )
+            if page_id and page_id not in pages:
+                pages.append(page_id)
+    return pages, spaces
+
+
+def _index_namespace(a: Element, site: str) -> str | None:
+    title = a.get("title")
+    if title:
+        return clean_id(title) or None
+    for key, value in parse_qsl(urlsplit(a.get("href") or "").query):
+        if key == "idx":
+            return clean_id(value) or None
+    return None
