@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -87,6 +89,7 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="SITE_URL") from None
     discovery = [d.strip() for d in options["discovery"].split(",") if d.strip()]
+    options["discovery"] = discovery
     if not discovery or set(discovery) - DISCOVERY_MEANS:
         raise click.BadParameter(
             "use index, links and/or sitemap, comma-separated", param_hint="--discovery"
@@ -94,7 +97,8 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
     if options["date_format"] is not None and "%" not in options["date_format"]:
         raise click.BadParameter("a format with % directives", param_hint="--date-format")
     ensure_writable(out_dir)
-    settings = crawl_settings(site, out_dir, discovery=discovery, **options)
+    ensure_reachable(site)
+    settings = crawl_settings(site, out_dir, **options)
     try:
         summary = run_crawl(settings, out_dir)
     except CrawlError as exc:
@@ -141,6 +145,16 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--set")
         settings[name.strip()] = value
     return settings
+
+
+def ensure_reachable(site: str, timeout: float = 15) -> None:
+    """A bare TCP connect, so an unreachable site fails in one line, not in tracebacks."""
+    parts = urlsplit(site)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach {site}: {exc.strerror or exc}") from None
 
 
 def ensure_writable(out_dir: Path) -> None:

@@ -197,6 +197,10 @@ _SKIP_TAGS = frozenset({"script", "style", "noscript", "form", "button", "input"
                         "textarea", "template", "iframe", "object", "svg", "head", "title"})
 _SKIP_CLASSES = frozenset({"secedit", "footnotes", "dw__toc", "toc", "docInfo"})
 _CELLS = frozenset({"td", "th"})
+_LISTS = frozenset({"ul", "ol", "dl"})
+_LIST_ITEMS = frozenset({"li", "dd"})
+# <dl class="code|file"><dt>file name (a download link)</dt>: decoration, not text.
+_CODE_LISTS = frozenset({"code", "file"})
 
 
 class _Pre(str):
@@ -209,8 +213,16 @@ def _skipped(el: Element, tag: str) -> bool:
     cls = el.get("class")
     if cls and not _SKIP_CLASSES.isdisjoint(cls.split()):
         return True
+    if tag == "dt":
+        parent = el.getparent()
+        return parent is not None and not _CODE_LISTS.isdisjoint(_classes(parent))
     # A footnote reference marker: <sup><a class="fn_top">1)</a></sup>.
     return tag == "sup" and len(el) > 0 and "fn_top" in (el[0].get("class") or "")
+
+
+def _parent_tag(el: Element) -> str | None:
+    parent = el.getparent()
+    return None if parent is None else parent.tag
 
 
 def _walk(el: Element, out: list) -> None:
@@ -220,6 +232,8 @@ def _walk(el: Element, out: list) -> None:
             out.append(el.tail)
         return
     brk = _BREAKS.get(tag, 0)
+    if brk == 2 and tag in _LISTS and _parent_tag(el) in _LIST_ITEMS:
+        brk = 1  # a nested list continues its parent list
     if tag == "pre":
         out += (2, _Pre("".join(el.itertext())), 2)
     else:

@@ -48,7 +48,7 @@ def project_settings(overrides: dict[str, Any]) -> Settings:
 
 
 def run_crawl(overrides: dict[str, Any], out_dir: Path) -> CrawlSummary:
-    process = CrawlerProcess(project_settings(overrides), install_root_handler=True)
+    process = CrawlerProcess(project_settings(overrides))
     crawler = process.create_crawler(WikiSpider)
     process.crawl(crawler)
     process.start()

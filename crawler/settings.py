@@ -29,6 +29,7 @@ RETRY_TIMES = 3
 # per-session breadcrumbs to the archived pages.
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # no listening port on a scheduled job
 LOG_LEVEL = "INFO"
 
 DOWNLOAD_HANDLERS = {

@@ -77,8 +77,11 @@ class WikiSpider(scrapy.Spider):
         yield self._article("start", callback=self.parse_first)
 
     def parse_first(self, response: Response) -> Iterator[scrapy.Request]:
-        if not is_dokuwiki(response.body):
-            self._fail(f"{self.site} does not look like a DokuWiki (no DokuWiki page at {response.url})")
+        if response.status != 200 or not is_dokuwiki(response.body):
+            self._fail(
+                f"{self.site} does not look like a DokuWiki "
+                f"(HTTP {response.status}, no DokuWiki page at {response.url})"
+            )
         self.is_wiki = True
         if "index" in self.discovery:
             yield self._index_request(namespace="")
@@ -154,11 +157,13 @@ class WikiSpider(scrapy.Spider):
 
     def _article(self, page_id: str, callback: Any = None) -> scrapy.Request:
         self.scheduled.add(page_id)
+        first = callback is not None
         return scrapy.Request(
             page_url(self.site, page_id),
             callback=callback or self.parse_article,
             errback=self.on_error,
-            meta={"page_id": page_id, "first": callback is not None},
+            # The first page must reach parse_first whatever its status, to be judged.
+            meta={"page_id": page_id, "first": first, "handle_httpstatus_all": first},
         )
 
     def _index_request(self, namespace: str) -> scrapy.Request:
