@@ -98,7 +98,12 @@ def iter_warcinfos(directory: Path) -> Iterator[dict[str, str]]:
 
 
 def read_capture(
-    directory: Path, filename: str, offset: int, *, crawl_id: str | None = None, site: str | None = None
+    directory: Path,
+    filename: str,
+    offset: int,
+    *,
+    crawl_id: str | None = None,
+    site: str | None = None,
 ) -> Capture:
     """The capture at a (filename, offset) locator, as stored in the tables."""
     path = Path(directory) / filename

@@ -118,7 +118,8 @@ def export(out_dir: Path, date_format: str | None) -> None:
         raise click.ClickException(f"{warc_dir} does not exist: nothing to export")
     ensure_writable(out_dir)
     counts = export_tables(out_dir, date_format=date_format)
-    click.echo(f"Tables in {out_dir / 'tables'}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    rows = ", ".join(f"{n} {name}" for name, n in counts.items())
+    click.echo(f"Tables in {out_dir / 'tables'}: {rows}")
 
 
 def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
@@ -164,3 +165,7 @@ def ensure_writable(out_dir: Path) -> None:
             pass
     except OSError as exc:
         raise click.ClickException(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
+
+
+if __name__ == "__main__":
+    main()

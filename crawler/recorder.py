@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
-from pathlib import Path
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import scrapy

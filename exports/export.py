@@ -6,8 +6,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from archive.reader import CaptureRef, iter_crawl_summaries, iter_responses, iter_warcinfos
-from archive.reader import read_capture
+from archive.reader import (
+    CaptureRef,
+    iter_crawl_summaries,
+    iter_responses,
+    iter_warcinfos,
+    read_capture,
+)
 from crawler.dokuwiki import page_id_from_url
 from crawler.parse import Page, parse_page
 from exports.tables import (

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from crawler.parse import Page
 
-TIMESTAMP = pa.timestamp("s")
+TIMESTAMP = pa.timestamp("ms")  # Parquet has no seconds unit
 TIMESTAMP_UTC = pa.timestamp("us", tz="UTC")
 
 

@@ -16,6 +16,7 @@ No pytest dependency: usable from scripts and fixtures alike.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import re
 import secrets
@@ -311,8 +312,6 @@ class DokuWikiBed:
         acl = "# acl.auth.php\n" + "\n".join(ACL_LINES) + "\n"
         (self.conf_dir / "acl.auth.php").write_text(acl, encoding="utf-8")
         # authplain accepts a bare md5 hex digest; good enough for a throw-away wiki.
-        import hashlib
-
         pw_hash = hashlib.md5(EDITOR_PASSWORD.encode()).hexdigest()
         users = f"# users.auth.php\n{EDITOR_USER}:{pw_hash}:Wiki Editor:editor@example.org:user\n"
         (self.conf_dir / "users.auth.php").write_text(users, encoding="utf-8")
@@ -384,7 +383,8 @@ class DokuWikiBed:
                 return self.base_url
             errors.append(f"port {port}: {error}")
             self._kill()
-        log = self.server_log.read_text(errors="replace")[-2000:] if self.server_log.exists() else ""
+        log = self.server_log.read_text(errors="replace") if self.server_log.exists() else ""
+        log = log[-2000:]
         raise WikiBedError("php -S did not come up: " + "; ".join(errors) + f"\nlog tail:\n{log}")
 
     def _spawn(self, port: int) -> None:
@@ -473,7 +473,8 @@ class DokuWikiBed:
     def _log_change(self, page_id: str, ts: int, kind: str, user: str, summary: str,
                     size_change: int) -> None:
         summary = re.sub(r"[\t\r\n]+", " ", summary).strip()
-        line = "\t".join([str(ts), CHANGELOG_IP, kind, page_id, user, summary, "", str(size_change)])
+        fields = [str(ts), CHANGELOG_IP, kind, page_id, user, summary, "", str(size_change)]
+        line = "\t".join(fields)
         _insert_sorted(self.meta_path(page_id, "changes"), line)
         # Recent changes and feed.php read the global log backwards: keep it chronological.
         _insert_sorted(self.global_changelog, line)

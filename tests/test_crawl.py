@@ -1,0 +1,270 @@
+"""End to end: the real CLI crawls the real test DokuWiki into WARC files and tables.
+
+Expected values come from the corpus sources (tests/corpus_expect.py), never from
+the crawler's own output.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from corpus_expect import expected_by_id, orphan_pages
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.reader import read_capture
+from crawler.parse import parse_page
+from exports.tables import SCHEMAS, Provenance, page_row
+
+TABLES = ("pages", "footnotes", "citations", "links", "crawls")
+FAST = ["--delay", "0", "-s", "AUTOTHROTTLE_ENABLED=False", "--log-level", "WARNING"]
+
+
+def wikiarchive(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def crawl(wiki, tmp_path_factory):
+    out = tmp_path_factory.mktemp("crawl") / "out"
+    result = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def expected():
+    return expected_by_id()
+
+
+@pytest.fixture(scope="module")
+def tables(crawl):
+    out, _ = crawl
+    frames = {name: pd.read_parquet(out / "tables" / f"{name}.parquet") for name in TABLES}
+    # Missing values as None, the way the sources state them.
+    return {name: df.astype(object).where(df.notna(), None) for name, df in frames.items()}
+
+
+def permalink(wiki, page_id: str) -> str:
+    return wiki.base_url + "doku.php?id=" + quote(page_id, safe=":")
+
+
+def warc_records(out: Path):
+    for path in sorted((out / "warc").glob("*.warc.gz")):
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                yield path.name, record
+
+
+def test_summary_printed(crawl, expected):
+    _, result = crawl
+    assert re.search(rf"Crawl \S+: {len(expected)} pages, \d+ requests, 0 errors", result.stdout)
+    assert "WARC files: wikiarchive-" in result.stdout
+
+
+def test_exact_page_set_orphans_included(tables, expected):
+    assert set(tables["pages"].page_id) == set(expected)
+    assert len(tables["pages"]) == len(expected)
+    orphans = orphan_pages(list(expected.values()))
+    assert orphans and set(orphans) <= set(tables["pages"].page_id)
+
+
+def test_only_permalinks_and_discovery_views_fetched(crawl, wiki, expected):
+    out, _ = crawl
+    articles = []
+    for _, record in warc_records(out):
+        if record.rec_type != "request":
+            continue
+        url = record.rec_headers.get_header("WARC-Target-URI")
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        assert "taskrunner" not in parts.path and "rev" not in query, url
+        if parts.path == "/robots.txt":
+            continue
+        assert parts.path == "/wiki/doku.php", url
+        if query.get("do") == ["sitemap"] or query.get("do") == ["index"] or "idx" in query:
+            continue
+        assert set(query) == {"id"}, url  # a permanent link, no action
+        articles.append(query["id"][0])
+    assert sorted(articles) == sorted(expected)  # each article once
+
+
+def test_titles_dates_and_footnotes_match_sources(tables, expected):
+    pages = tables["pages"].set_index("page_id")
+    notes = tables["footnotes"]
+    for page_id, page in expected.items():
+        row = pages.loc[page_id]
+        assert row.title == page.title, page_id
+        assert row.namespace == page.namespace, page_id
+        assert row.last_modified == pd.Timestamp(page.last_modified), page_id
+        assert row.footnote_count == len(page.footnotes), page_id
+        got = notes[notes.page_id == page_id].sort_values("number")
+        assert len(got) == len(page.footnotes), page_id
+        for want, (_, have) in zip(page.footnotes, got.iterrows(), strict=True):
+            assert have.number == want.numbers[0], page_id
+            assert have.numbers == " ".join(map(str, want.numbers)), page_id
+            assert have.text == want.text, page_id
+            assert (have.pmid, have.pmcid, have.doi) == (want.pmid, want.pmcid, want.doi), (
+                page_id,
+                have.number,
+            )
+            assert have.urls.split() == want.urls, (page_id, have.number)
+
+
+def test_links_match_sources(tables, expected):
+    links = tables["links"]
+    for page_id, page in expected.items():
+        mine = links[links.page_id == page_id]
+        assert set(mine[mine.kind == "page"].target) == set(page.links_existing), page_id
+        assert set(mine[mine.kind == "missing_page"].target) == set(page.links_missing), page_id
+        assert set(mine[mine.kind == "media"].target) == set(page.media), page_id
+
+
+def test_magnesium_in_full(tables, wiki):
+    pages = tables["pages"].set_index("page_id")
+    row = pages.loc["magnesium"]
+    assert row.url == wiki.base_url + "doku.php?id=magnesium"
+    assert row.title == "Magnesium"
+    assert row.namespace == ""
+    assert row.last_modified == pd.Timestamp("2024-06-07 03:00:00")
+    assert row.last_modified_raw == "2024/06/07 03:00"
+    body = row.body_text
+    assert "see also Magnesium sulfate." in body
+    assert "Furthermore, the IMAGES clinical trial found magnesium" in body
+    assert "Serum magnesium levels had no significant association on lung cancer risk." in body
+    assert "Meloni BP" not in body and "PMID" not in body  # footnotes are not body
+    assert "Last modified" not in body and "Table of Contents" not in body
+    assert row.footnote_count == 2
+    notes = tables["footnotes"]
+    notes = notes[notes.page_id == "magnesium"].sort_values("number").to_dict("records")
+    assert [n["number"] for n in notes] == [1, 2]
+    assert notes[0]["text"].startswith("Meloni BP, Campbell K, Knuckey NW. The use of magnesium")
+    assert notes[0]["pmid"] == "29920002"
+    assert notes[0]["urls"] == "http://www.ncbi.nlm.nih.gov/books/NBK507247/"
+    assert notes[0]["doi"] is None
+    assert notes[1]["text"].startswith("Song X, Zhong X, Tang K, Wu G, Jiang Y.")
+    assert notes[1]["doi"] == "10.1186/s12957-018-1447-x"
+    assert notes[1]["pmid"] == "30001198"
+    links = tables["links"]
+    mine = links[links.page_id == "magnesium"]
+    assert ("magnesium_sulfate", "page", "Magnesium sulfate") in set(
+        zip(mine.target, mine.kind, mine.text, strict=True)
+    )
+    cites = tables["citations"]
+    mine = cites[cites.page_id == "magnesium"]
+    wanted = {("pmid", "29920002"), ("pmid", "30001198"), ("doi", "10.1186/s12957-018-1447-x")}
+    assert wanted <= set(zip(mine.kind, mine.value, strict=True))
+
+
+def test_crawls_table(tables, expected, wiki):
+    crawls = tables["crawls"]
+    assert len(crawls) == 1
+    row = crawls.iloc[0]
+    assert (row["site"], row["mode"], row["outcome"]) == (wiki.base_url, "full", "finished")
+    assert row.pages == len(expected) and row.errors == 0
+    assert row.requests > len(expected)
+    assert row.finished_at > row.started_at
+
+
+def test_warcio_check_passes_on_every_file(crawl):
+    out, _ = crawl
+    files = sorted((out / "warc").glob("*.warc.gz"))
+    assert files and not list((out / "warc").glob("*.open"))
+    result = subprocess.run(
+        [sys.executable, "-m", "warcio.cli", "check", *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cdxj_indexer_lists_every_article(crawl, wiki, expected):
+    out, _ = crawl
+    files = sorted((out / "warc").glob("*.warc.gz"))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cdxj-indexer"), *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    indexed = {line.split(" ", 2)[2] for line in result.stdout.splitlines() if line}
+    for page_id in expected:
+        assert any(f'"url": "{permalink(wiki, page_id)}"' in entry for entry in indexed), page_id
+
+
+def test_non_ascii_ids_percent_encoded_in_target_uri(crawl, expected):
+    out, _ = crawl
+    non_ascii = [p for p in expected if not p.isascii()]
+    assert non_ascii, "the corpus must hold a non-ASCII page id"
+    uris = {r.rec_headers.get_header("WARC-Target-URI") for _, r in warc_records(out)}
+    assert all(uri.isascii() for uri in uris if uri)
+
+
+def test_locators_read_back_to_the_same_row(crawl, tables):
+    out, _ = crawl
+    for row in tables["pages"].to_dict("records"):
+        capture = read_capture(out / "warc", row["warc_filename"], row["warc_offset"])
+        assert capture.status == 200
+        page = parse_page(capture.url, capture.body, site=capture.url.split("doku.php")[0])
+        where = Provenance(row["crawl_id"], capture.date, row["warc_filename"], row["warc_offset"])
+        rebuilt = page_row(page, where)
+        for name in ("page_id", "title", "body_text", "content_sha256", "footnote_count"):
+            assert rebuilt[name] == row[name], (row["page_id"], name)
+
+
+def test_export_from_warcs_alone_reproduces_tables(crawl, tmp_path):
+    out, _ = crawl
+    shutil.copytree(out / "warc", tmp_path / "warc")
+    result = wikiarchive("export", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for name in TABLES:
+        for ext in ("csv", "parquet"):
+            original = (out / "tables" / f"{name}.{ext}").read_bytes()
+            assert (tmp_path / "tables" / f"{name}.{ext}").read_bytes() == original, (name, ext)
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_csv_and_parquet_hold_the_same_data(crawl, name):
+    out, _ = crawl
+    schema = SCHEMAS[name]
+    parquet = pq.read_table(out / "tables" / f"{name}.parquet")
+    assert parquet.schema.equals(schema)
+    from_parquet = parquet.to_pandas()
+    from_csv = pd.read_csv(
+        out / "tables" / f"{name}.csv", dtype=str, keep_default_na=False, encoding="utf-8"
+    )
+    assert list(from_csv.columns) == schema.names
+    assert len(from_csv) == len(from_parquet) > 0
+    for field in schema:
+        text = from_csv[field.name]
+        values = from_parquet[field.name]
+        if str(field.type).startswith("timestamp"):
+            tz = "UTC" if getattr(field.type, "tz", None) else None
+            parsed = pd.to_datetime(text.replace("", None), utc=tz == "UTC", format="ISO8601")
+            assert parsed.equals(values.astype(parsed.dtype)) or (
+                parsed.fillna(pd.Timestamp(0, tz=tz)) == values.fillna(pd.Timestamp(0, tz=tz))
+            ).all(), field.name
+        elif str(field.type) == "int64":
+            assert (text.astype("int64") == values).all(), field.name
+        else:
+            assert (text == values.fillna("")).all(), field.name
+
+
+def test_csv_is_rfc4180(crawl):
+    out, _ = crawl
+    raw = (out / "tables" / "pages.csv").read_bytes()
+    raw.decode("utf-8")
+    assert raw.startswith(b"page_id,url,title,")
+    assert b"\r\n" in raw and raw.endswith(b"\r\n")

@@ -1,0 +1,39 @@
+"""README.md stays true: every command, option and column is documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+from crawler.cli import main
+from exports.docs import data_dictionary
+
+README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_data_dictionary_is_current():
+    block = re.search(
+        r"<!-- data dictionary:.*?-->\n(.*?)<!-- end of data dictionary -->", README, re.S
+    )
+    assert block, "README lost its data dictionary markers"
+    assert block.group(1) == data_dictionary()
+
+
+@pytest.mark.parametrize("name", sorted(main.commands))
+def test_every_command_and_option_is_documented(name):
+    command = main.commands[name]
+    assert f"`wikiarchive {name}" in README
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert any(f"`{opt}" in README for opt in param.opts), (name, param.opts)
+
+
+def test_two_setup_commands_and_ci_uses_the_test_one():
+    commands = re.findall(r"```sh\n(.*?)\n```", README, re.S)
+    assert len(commands) == 2
+    assert "wikiarchive crawl" in commands[0]
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
+    assert commands[1] in ci
