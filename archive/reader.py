@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 from warcio.timeutils import iso_date_to_datetime
 
@@ -50,51 +52,64 @@ def warc_files(directory: Path) -> list[Path]:
     return sorted(Path(directory).glob("*" + WARC_SUFFIX))
 
 
+class ArchiveError(Exception):
+    """A WARC file that cannot be read."""
+
+
 def iter_responses(directory: Path) -> Iterator[CaptureRef]:
     """Every response record of every closed WARC file, in archive order."""
     for path in warc_files(directory):
         yield from iter_file_responses(path)
 
 
+def iter_warc_records(path: Path) -> Iterator[tuple[ArchiveIterator, ArcWarcRecord]]:
+    """(iterator, record) pairs of one file; a file that is no WARC raises ArchiveError."""
+    try:
+        with open(path, "rb") as stream:
+            records = ArchiveIterator(stream)
+            for record in records:
+                if record.format != "warc" or not record.rec_headers.get_header("WARC-Date"):
+                    raise ArchiveError(f"{path.name}: not a WARC file")
+                yield records, record
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError, zlib.error) as exc:
+        raise ArchiveError(f"{path.name}: unreadable WARC file ({exc})") from exc
+
+
 def iter_file_responses(path: Path) -> Iterator[CaptureRef]:
     info: dict[str, str] = {}
-    with open(path, "rb") as stream:
-        records = ArchiveIterator(stream)
-        for record in records:
-            if record.rec_type == "warcinfo":
-                info = _warc_fields(record.content_stream().read())
-            elif record.rec_type == "response":
-                http = record.http_headers
-                yield CaptureRef(
-                    url=record.rec_headers.get_header("WARC-Target-URI"),
-                    date=_warc_date(record),
-                    status=int(http.get_statuscode() or 0) if http else 0,
-                    content_type=(http.get_header("Content-Type") or "") if http else "",
-                    filename=path.name,
-                    offset=records.get_record_offset(),
-                    crawl_id=info.get("wikiarchive-crawl-id"),
-                    site=info.get("wikiarchive-site"),
-                    warcinfo=info,
-                )
+    for records, record in iter_warc_records(path):
+        if record.rec_type == "warcinfo":
+            info = _warc_fields(record.content_stream().read())
+        elif record.rec_type == "response":
+            http = record.http_headers
+            yield CaptureRef(
+                url=record.rec_headers.get_header("WARC-Target-URI"),
+                date=_warc_date(record),
+                status=int(http.get_statuscode() or 0) if http else 0,
+                content_type=(http.get_header("Content-Type") or "") if http else "",
+                filename=path.name,
+                offset=records.get_record_offset(),
+                crawl_id=info.get("wikiarchive-crawl-id"),
+                site=info.get("wikiarchive-site"),
+                warcinfo=info,
+            )
 
 
 def iter_crawl_summaries(directory: Path) -> Iterator[dict]:
     """The JSON summaries written as each crawl's last record."""
     for path in warc_files(directory):
-        with open(path, "rb") as stream:
-            for record in ArchiveIterator(stream):
-                uri = record.rec_headers.get_header("WARC-Target-URI") or ""
-                if record.rec_type == "metadata" and uri.startswith(METADATA_URI_PREFIX):
-                    yield json.loads(record.content_stream().read())
+        for _, record in iter_warc_records(path):
+            uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+            if record.rec_type == "metadata" and uri.startswith(METADATA_URI_PREFIX):
+                yield json.loads(record.content_stream().read())
 
 
 def iter_warcinfos(directory: Path) -> Iterator[dict[str, str]]:
     for path in warc_files(directory):
-        with open(path, "rb") as stream:
-            for record in ArchiveIterator(stream):
-                if record.rec_type == "warcinfo":
-                    yield _warc_fields(record.content_stream().read())
-                break  # warcinfo is always first
+        for _, record in iter_warc_records(path):
+            if record.rec_type == "warcinfo":
+                yield _warc_fields(record.content_stream().read())
+            break  # warcinfo is always first
 
 
 def read_capture(

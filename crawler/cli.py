@@ -96,9 +96,9 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
         )
     if options["date_format"] is not None and "%" not in options["date_format"]:
         raise click.BadParameter("a format with % directives", param_hint="--date-format")
+    settings = crawl_settings(site, out_dir, **options)
     ensure_writable(out_dir)
     ensure_reachable(site)
-    settings = crawl_settings(site, out_dir, **options)
     try:
         summary = run_crawl(settings, out_dir)
     except CrawlError as exc:
@@ -111,13 +111,17 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
 @click.option("--date-format", help="Override the date format the crawl used.")
 def export(out_dir: Path, date_format: str | None) -> None:
     """Rebuild OUT_DIR/tables from the WARC files in OUT_DIR/warc alone."""
+    from archive.reader import ArchiveError
     from exports.export import export_tables
 
     warc_dir = out_dir / "warc"
     if not warc_dir.is_dir():
         raise click.ClickException(f"{warc_dir} does not exist: nothing to export")
     ensure_writable(out_dir)
-    counts = export_tables(out_dir, date_format=date_format)
+    try:
+        counts = export_tables(out_dir, date_format=date_format)
+    except ArchiveError as exc:
+        raise click.ClickException(f"cannot export {out_dir}: {exc}") from None
     rows = ", ".join(f"{n} {name}" for name, n in counts.items())
     click.echo(f"Tables in {out_dir / 'tables'}: {rows}")
 

@@ -195,14 +195,14 @@ def parse_wiki_date(text: str, date_format: str | None = None) -> tuple[str | No
     format is tried.  Without it a fixed list of unambiguous formats is tried;
     numeric day/month dates that could be read both ways give (None, raw).
     """
+    # Compiled first, so that a bad format fails on any call, even with an empty text.
+    regex = _format_regex(date_format) if date_format else None
     text = " ".join(text.split())
     if not text:
         return None, None
     region = _date_region(text)
-    if date_format:
-        match = _format_regex(date_format).search(region) or _format_regex(date_format).search(
-            text
-        )
+    if regex is not None:
+        match = regex.search(region) or regex.search(text)
         if match:
             return _iso(match.groupdict()), match.group(0)
         return None, _raw_after_label(region)

@@ -427,8 +427,8 @@ def _footnote(fn: Element, site: str) -> Footnote | None:
     numbers = tuple(
         int(number)
         for a in fn.iter("a")
-        if "fn_bot" in _classes(a)
-        for number in _FN_NUMBER.findall(_text(a))
+        if "fn_bot" in (a.get("class") or "")
+        for number in _FN_NUMBER.findall(a.text or "")
     )
     content = next((div for div in fn.iter("div") if "content" in _classes(div)), None)
     if content is None:  # another template: the block minus its backlinks

@@ -267,3 +267,5 @@ def test_parse_wiki_date_unparsable_or_empty():
 def test_parse_wiki_date_rejects_unknown_directive():
     with pytest.raises(ValueError, match="%Q"):
         parse_wiki_date("2024", "%Q")
+    with pytest.raises(ValueError, match="unsupported"):
+        parse_wiki_date("", "%Y %Q")  # checked even when there is nothing to parse

@@ -23,7 +23,14 @@ from corpus_expect import (
     load_manifest,
     orphan_pages,
 )
-from wikibed import DokuWikiBed, clean_id, encode_path, http_get
+from wikibed import (
+    DokuWikiBed,
+    WikiBedError,
+    clean_id,
+    encode_path,
+    http_get,
+    requirements_problem,
+)
 
 PAGES = load_manifest()
 BY_ID = expected_by_id()
@@ -224,6 +231,14 @@ def test_clean_id_matches_dokuwiki(wiki: DokuWikiBed, tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- editing
+
+
+def test_missing_engine_is_reported(tmp_path: Path) -> None:
+    assert requirements_problem() is None
+    assert "DokuWiki engine not found" in (requirements_problem(engine=tmp_path) or "")
+    assert "not found on PATH" in (requirements_problem(php="no-such-php-binary") or "")
+    with pytest.raises(WikiBedError):
+        DokuWikiBed(tmp_path / "wiki", engine=tmp_path)
 
 
 def test_bed_rejects_bad_input(tmp_path: Path) -> None:

@@ -1,0 +1,142 @@
+"""The command line: options become settings; bad input gives one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import http.server
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from crawler.cli import crawl_settings
+from crawler.run import project_settings
+
+
+def wikiarchive(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0], result.stderr
+
+
+@pytest.fixture
+def not_a_wiki(tmp_path):
+    """A plain static web server on loopback."""
+    (tmp_path / "index.html").write_text("<html><body>hello</body></html>")
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path))  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/wiki/"
+    server.shutdown()
+    server.server_close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_polite_defaults():
+    settings = project_settings({})
+    assert settings.getbool("ROBOTSTXT_OBEY")
+    assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 1
+    assert settings.getint("CONCURRENT_REQUESTS") == 1
+    assert settings.getfloat("DOWNLOAD_DELAY") >= 1
+    assert settings.getbool("AUTOTHROTTLE_ENABLED")
+    assert settings.get("USER_AGENT").startswith("wikiarchive/")
+    assert settings.get("WIKI_SITE") == "https://neurosurgerywiki.com/wiki/"
+
+
+def test_options_become_settings(tmp_path):
+    options = {
+        "discovery": ["index"],
+        "max_pages": 7,
+        "date_format": "%d.%m.%Y %H:%M",
+        "warc_max_size": 2.5,
+        "log_level": "warning",
+        "delay": 0.0,
+        "concurrency": 3,
+        "overrides": ("AUTOTHROTTLE_ENABLED=False",),
+    }
+    settings = project_settings(crawl_settings("http://127.0.0.1:1/wiki/", tmp_path, **options))
+    assert settings.getint("WIKI_MAX_PAGES") == 7
+    assert settings.getlist("WIKI_DISCOVERY") == ["index"]
+    assert settings.getint("WARC_MAX_SIZE") == 2_500_000
+    assert settings.getfloat("DOWNLOAD_DELAY") == 0
+    assert settings.getint("CONCURRENT_REQUESTS") == 3
+    assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 3
+    assert not settings.getbool("AUTOTHROTTLE_ENABLED")
+    assert settings.get("LOG_LEVEL") == "WARNING"
+    assert settings.get("WIKI_DATE_FORMAT") == "%d.%m.%Y %H:%M"
+
+
+def test_help_for_each_command():
+    for args in ([], ["crawl"], ["export"]):
+        result = wikiarchive(*args, "--help")
+        assert result.returncode == 0
+        assert "Usage:" in result.stdout
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/wiki/", "not a url", "http:///wiki/"])
+def test_bad_url(tmp_path, url):
+    assert_one_line_error(wikiarchive("crawl", url, "--out", str(tmp_path)), "SITE_URL")
+
+
+def test_unreachable_site(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/wiki/"
+    result = wikiarchive("crawl", url, "--out", str(tmp_path / "out"))
+    assert_one_line_error(result, "cannot reach", url)
+
+
+def test_site_that_is_not_a_dokuwiki(tmp_path, not_a_wiki):
+    result = wikiarchive("crawl", not_a_wiki, "--out", str(tmp_path / "out"), "--delay", "0")
+    assert_one_line_error(result, "does not look like a DokuWiki")
+
+
+def test_unwritable_out_dir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = wikiarchive("crawl", "http://127.0.0.1:1/wiki/", "--out", str(blocker / "sub"))
+    assert_one_line_error(result, "cannot write")
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--discovery", "telepathy"],
+        ["--date-format", "dd.mm.yyyy"],
+        ["--max-pages", "-1"],
+        ["--warc-max-size", "0"],
+        ["-s", "NOEQUALS"],
+    ],
+)
+def test_bad_options(tmp_path, option):
+    result = wikiarchive("crawl", "http://127.0.0.1:1/wiki/", "--out", str(tmp_path), *option)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "Error:" in result.stderr
+
+
+def test_export_without_warcs(tmp_path):
+    assert_one_line_error(wikiarchive("export", str(tmp_path)), "nothing to export")
+
+
+def test_export_leaves_no_partial_tables_on_bad_warc(tmp_path):
+    (tmp_path / "warc").mkdir()
+    (tmp_path / "warc" / "broken-00000.warc.gz").write_bytes(b"this is not a warc file")
+    result = wikiarchive("export", str(tmp_path))
+    assert_one_line_error(result)
+    assert not (tmp_path / "tables").exists()
+    assert not Path(str(tmp_path / "tables") + ".new").exists()
