@@ -16,6 +16,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
@@ -113,6 +115,8 @@ class RotatingWarcWriter:
             length=len(exchange.request),
             warc_headers_dict=_headers(date, {}),
         )
+        _keep_head_as_received(response, exchange.response)
+        _keep_head_as_received(request, exchange.request)
         offset = out.tell()
         writer.write_record(response)
         request.rec_headers.add_header(
@@ -171,6 +175,26 @@ class RotatingWarcWriter:
     def _final_name(self) -> str:
         assert self._path is not None
         return self._path.name.removesuffix(OPEN_SUFFIX)
+
+
+class _VerbatimHead(StatusAndHeaders):
+    """HTTP head that warcio writes back as the bytes it was parsed from.
+
+    warcio re-serialises parsed headers (``Name: value``, folded lines joined,
+    non-ASCII bytes percent-encoded); an archive keeps them as received.
+    """
+
+    def compute_headers_buffer(self, header_filter=None) -> None:
+        pass  # headers_buff already holds the head as received
+
+
+def _keep_head_as_received(record: ArcWarcRecord, block: bytes) -> None:
+    parsed = record.http_headers
+    if parsed is None:
+        return
+    head = _VerbatimHead(parsed.statusline, parsed.headers, parsed.protocol, parsed.total_len)
+    head.headers_buff = block[: len(block) - record.payload_length]
+    record.http_headers = head
 
 
 def _headers(date: str, extra: dict[str, str | None]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from crawler.dates import parse_wiki_date
 from crawler.dokuwiki import site_root
 from crawler.spiders.wiki import DEFAULT_SITE, DISCOVERY_MEANS
 
@@ -94,8 +95,7 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
         raise click.BadParameter(
             "use index, links and/or sitemap, comma-separated", param_hint="--discovery"
         )
-    if options["date_format"] is not None and "%" not in options["date_format"]:
-        raise click.BadParameter("a format with % directives", param_hint="--date-format")
+    check_date_format(options["date_format"])
     settings = crawl_settings(site, out_dir, **options)
     ensure_writable(out_dir)
     ensure_reachable(site)
@@ -106,11 +106,23 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
     click.echo(summary.render())
 
 
+def check_date_format(date_format: str | None) -> None:
+    if date_format is None:
+        return
+    try:
+        if "%" not in date_format:
+            raise ValueError("use % directives, e.g. '%d.%m.%Y %H:%M'")
+        parse_wiki_date("", date_format)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--date-format") from None
+
+
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--date-format", help="Override the date format the crawl used.")
 def export(out_dir: Path, date_format: str | None) -> None:
     """Rebuild OUT_DIR/tables from the WARC files in OUT_DIR/warc alone."""
+    check_date_format(date_format)
     from archive.reader import ArchiveError
     from exports.export import export_tables
 
@@ -119,11 +131,10 @@ def export(out_dir: Path, date_format: str | None) -> None:
         raise click.ClickException(f"{warc_dir} does not exist: nothing to export")
     ensure_writable(out_dir)
     try:
-        counts = export_tables(out_dir, date_format=date_format)
+        result = export_tables(out_dir, date_format=date_format)
     except ArchiveError as exc:
         raise click.ClickException(f"cannot export {out_dir}: {exc}") from None
-    rows = ", ".join(f"{n} {name}" for name, n in counts.items())
-    click.echo(f"Tables in {out_dir / 'tables'}: {rows}")
+    click.echo(result.render(out_dir / "tables"))
 
 
 def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from scrapy.settings import Settings
 
 from crawler import settings as default_settings
 from crawler.spiders.wiki import WikiSpider
-from exports.export import export_tables
+from exports.export import ExportResult, export_tables
 
 
 class CrawlError(Exception):
@@ -25,7 +25,7 @@ class CrawlSummary:
     requests: int
     errors: int
     warc_files: list[str]
-    tables: dict[str, int]
+    export: ExportResult
     tables_dir: Path
 
     def render(self) -> str:
@@ -34,8 +34,7 @@ class CrawlSummary:
                 f"Crawl {self.crawl_id}: {self.pages} pages, {self.requests} requests, "
                 f"{self.errors} errors",
                 f"WARC files: {', '.join(self.warc_files) or 'none'}",
-                f"Tables in {self.tables_dir}: "
-                + ", ".join(f"{n} {name}" for name, n in self.tables.items()),
+                self.export.render(self.tables_dir),
             ]
         )
 
@@ -55,7 +54,7 @@ def run_crawl(overrides: dict[str, Any], out_dir: Path) -> CrawlSummary:
     stats = crawler.stats.get_stats()
     if stats.get("wiki/fatal"):
         raise CrawlError(stats["wiki/fatal"])
-    tables = export_tables(out_dir)
+    export = export_tables(out_dir)
     spider = crawler.spider
     return CrawlSummary(
         crawl_id=spider.crawl_id,
@@ -63,6 +62,6 @@ def run_crawl(overrides: dict[str, Any], out_dir: Path) -> CrawlSummary:
         requests=stats.get("downloader/request_count", 0),
         errors=stats.get("wiki/request_errors", 0) + stats.get("spider_exceptions/count", 0),
         warc_files=stats.get("warc/files", []),
-        tables=tables,
+        export=export,
         tables_dir=Path(out_dir) / "tables",
     )

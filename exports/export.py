@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from archive.reader import (
@@ -25,6 +27,8 @@ from exports.tables import (
     page_row,
 )
 from exports.write import TableSet
+
+logger = logging.getLogger(__name__)
 
 
 def article_captures(warc_dir: Path) -> dict[str, CaptureRef]:
@@ -57,13 +61,31 @@ def iter_pages(
             yield page, Provenance(ref.crawl_id, ref.date, ref.filename, ref.offset)
 
 
-def export_tables(out_dir: Path, *, date_format: str | None = None) -> dict[str, int]:
-    """Write ``OUT/tables/*.csv|parquet`` from ``OUT/warc/``; returns row counts."""
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    rows: dict[str, int]  # rows per table
+    unreadable_dates: list[str]  # pages whose date was shown but could not be parsed
+
+    def render(self, tables_dir: Path) -> str:
+        lines = [f"Tables in {tables_dir}: " + ", ".join(f"{n} {k}" for k, n in self.rows.items())]
+        if self.unreadable_dates:
+            lines.append(
+                f"Warning: {len(self.unreadable_dates)} pages show a date that could not be read "
+                "(kept in last_modified_raw); name the wiki's format with --date-format"
+            )
+        return "\n".join(lines)
+
+
+def export_tables(out_dir: Path, *, date_format: str | None = None) -> ExportResult:
+    """Write ``OUT/tables/*.csv|parquet`` from ``OUT/warc/``."""
     out_dir = Path(out_dir)
     warc_dir = out_dir / "warc"
     tables = TableSet(out_dir / "tables", SCHEMAS)
+    unreadable = []
     try:
         for page, where in iter_pages(warc_dir, date_format):
+            if page.last_modified_raw and not page.last_modified:
+                unreadable.append(page.page_id)
             tables["pages"].write([page_row(page, where)])
             tables["footnotes"].write(footnote_rows(page, where.crawl_id))
             tables["citations"].write(citation_rows(page, where.crawl_id))
@@ -72,7 +94,9 @@ def export_tables(out_dir: Path, *, date_format: str | None = None) -> dict[str,
     except BaseException:
         tables.abort()
         raise
-    return tables.commit()
+    if unreadable:
+        logger.warning("%d pages with an unreadable date: %s", len(unreadable), unreadable[:10])
+    return ExportResult(tables.commit(), unreadable)
 
 
 def crawl_rows(warc_dir: Path) -> list[dict]:

@@ -178,6 +178,11 @@ if ($path === __WHOAMI__) {
     echo __TOKEN__;
     return true;
 }
+if ($path === '/robots.txt' && is_file(__ROOT__ . '/robots.txt')) {
+    header('Content-Type: text/plain');
+    readfile(__ROOT__ . '/robots.txt');
+    return true;
+}
 if ($path === '/' || $path === $base) {
     header('Location: ' . $base . '/doku.php', true, 302);
     return true;
@@ -189,6 +194,12 @@ if (strpos($path, $base . '/') !== 0) {
 }
 $rel = substr($path, strlen($base));
 if ($rel === '/') $rel = '/doku.php';
+$pathInfo = null;
+if (preg_match('#^(/[^/]+\.php)(/.*)$#', $rel, $m)) {
+    // doku.php/<id>: the URL form of userewrite=2
+    $rel = $m[1];
+    $pathInfo = $m[2];
+}
 if (strpos($rel, '..') !== false
     || preg_match('/\/([._]ht|README$|VERSION$|COPYING$)/', $rel)
     || preg_match('/^\/(data|conf|bin|inc|vendor)\//', $rel)) {
@@ -207,7 +218,11 @@ if (substr($rel, -4) === '.php') {
     $_SERVER['SCRIPT_NAME'] = $base . $rel;
     $_SERVER['PHP_SELF'] = $base . $rel;
     $_SERVER['SCRIPT_FILENAME'] = $file;
-    unset($_SERVER['PATH_INFO']);
+    if ($pathInfo === null) {
+        unset($_SERVER['PATH_INFO']);
+    } else {
+        $_SERVER['PATH_INFO'] = $pathInfo;
+    }
     chdir(dirname($file));
     require $file;
     return true;
@@ -266,6 +281,7 @@ class DokuWikiBed:
         *,
         sitemap: bool = True,
         conf: dict[str, object] | None = None,
+        robots_txt: str | None = None,
         engine: Path = ENGINE_DIR,
         php: str = "php",
     ) -> None:
@@ -286,6 +302,9 @@ class DokuWikiBed:
         self._port: int | None = None
         self._last_conf_touch = 0.0
         self._layout(sitemap, conf or {})
+        if robots_txt is not None:
+            # served at http://127.0.0.1:PORT/robots.txt
+            (self.root / "robots.txt").write_text(robots_txt, encoding="utf-8")
 
     # ---- layout
 
@@ -328,6 +347,7 @@ class DokuWikiBed:
             .replace("__BASE__", _php_str(BASE_PATH.rstrip("/")))
             .replace("__WHOAMI__", _php_str(WHOAMI_PATH))
             .replace("__TOKEN__", _php_str(self._token))
+            .replace("__ROOT__", _php_str(str(self.root)))
         )
         self.router.write_text(router, encoding="utf-8")
 
