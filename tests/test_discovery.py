@@ -1,0 +1,114 @@
+"""How pages are found, and the crawl options, on real DokuWikis.
+
+Besides the default test wiki, one wiki with URL rewriting (``doku.php/<id>``), a
+day-first date format and a robots.txt that shuts out one namespace.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+
+import pandas as pd
+import pytest
+from corpus_expect import CORPUS_DIR, expected_by_id, orphan_pages
+from test_crawl import FAST, wikiarchive
+from wikibed import DokuWikiBed, http_get
+
+DAY_FIRST = "%d/%m/%Y %H:%M"
+ROBOTS = "User-agent: *\nDisallow: /wiki/doku.php?id=oncology:\n"
+
+
+@pytest.fixture(scope="module")
+def expected():
+    return expected_by_id()
+
+
+@pytest.fixture(scope="module")
+def variant_wiki(tmp_path_factory):
+    bed = DokuWikiBed(
+        tmp_path_factory.mktemp("variant"),
+        conf={"userewrite": 2, "dformat": DAY_FIRST},
+        robots_txt=ROBOTS,
+    )
+    bed.load_corpus(CORPUS_DIR)
+    bed.start()
+    yield bed
+    bed.stop()
+
+
+def crawl(site: str, out, *options: str) -> tuple[pd.DataFrame, subprocess.CompletedProcess]:
+    result = wikiarchive("crawl", site, "--out", str(out), *FAST, *options)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return pd.read_parquet(out / "tables" / "pages.parquet"), result
+
+
+@pytest.mark.parametrize("means", ["index", "sitemap"])
+def test_index_or_sitemap_alone_finds_every_page(wiki, tmp_path, expected, means):
+    pages, _ = crawl(wiki.base_url, tmp_path, "--discovery", means)
+    assert set(pages.page_id) == set(expected)
+
+
+def test_links_alone_miss_the_orphan(wiki, tmp_path, expected):
+    pages, _ = crawl(wiki.base_url, tmp_path, "--discovery", "links")
+    found = set(pages.page_id)
+    assert found < set(expected)
+    assert not found & set(orphan_pages(list(expected.values())))
+
+
+def test_max_pages(wiki, tmp_path):
+    pages, result = crawl(wiki.base_url, tmp_path, "--max-pages", "5")
+    assert len(pages) == 5
+    assert ": 5 pages," in result.stdout
+
+
+def test_small_warc_files_rotate_and_stay_valid(wiki, tmp_path, expected):
+    pages, _ = crawl(wiki.base_url, tmp_path, "--warc-max-size", "0.05")
+    files = sorted((tmp_path / "warc").glob("*.warc.gz"))
+    assert len(files) > 3
+    check = subprocess.run(
+        [sys.executable, "-m", "warcio.cli", "check", *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout
+    assert set(pages.page_id) == set(expected)
+    assert set(pages.warc_filename) <= {f.name for f in files}
+    assert pages.warc_filename.nunique() > 1
+
+
+def test_rewritten_urls_robots_and_wiki_date_format(variant_wiki, tmp_path, expected):
+    # The wiki links pages as doku.php/<id>; the crawl still fetches permanent links.
+    start = http_get(variant_wiki.page_url("start")).text
+    assert 'href="/wiki/doku.php/magnesium"' in start
+    pages, _ = crawl(variant_wiki.base_url, tmp_path, "--date-format", DAY_FIRST)
+    allowed = {p for p in expected if not p.startswith("oncology:")}
+    assert allowed != set(expected)
+    assert set(pages.page_id) == allowed  # robots.txt obeyed
+    for row in pages.itertuples():
+        assert row.url == variant_wiki.base_url + "doku.php?id=" + _quoted(row.page_id)
+        want = datetime.fromisoformat(expected[row.page_id].last_modified)
+        assert row.last_modified == pd.Timestamp(want), row.page_id
+        assert row.last_modified_raw == want.strftime(DAY_FIRST), row.page_id
+
+
+def test_ambiguous_dates_are_never_guessed(variant_wiki, tmp_path, expected):
+    pages, result = crawl(variant_wiki.base_url, tmp_path)
+    ambiguous = 0
+    for row in pages.itertuples():
+        want = datetime.fromisoformat(expected[row.page_id].last_modified)
+        assert row.last_modified_raw == want.strftime(DAY_FIRST), row.page_id
+        if want.day <= 12:
+            ambiguous += 1
+            assert pd.isna(row.last_modified), row.page_id
+        else:  # a day past 12 can only be day-first
+            assert row.last_modified == pd.Timestamp(want), row.page_id
+    assert ambiguous
+    assert f"Warning: {ambiguous} pages show a date that could not be read" in result.stdout
+
+
+def _quoted(page_id: str) -> str:
+    from urllib.parse import quote
+
+    return quote(page_id, safe=":")
