@@ -84,7 +84,9 @@ class WarcRecorderMiddleware:
 def exchange_of(request: Request, response: Response, raw: tuple[bytes, bytes]) -> Exchange:
     sent, head = raw
     latency = request.meta.get("download_latency") or 0.0
-    truncated = "disconnect" if {"partial", "dataloss"} & set(response.flags) else None
+    # "partial" is a body ended by closing the connection (no length): complete by HTTP/1.0
+    # rules. "dataloss" is a body shorter than its Content-Length.
+    truncated = "disconnect" if "dataloss" in response.flags else None
     return Exchange(
         url=request.url,
         request=sent,
@@ -103,15 +105,21 @@ def dechunked_head(head: bytes, body_length: int) -> bytes:
     and a Content-Length for the stored body is added.
     """
     lines = head.split(b"\r\n")
-    chunked = [i for i, line in enumerate(lines) if _is_chunked_te(line)]
-    if not chunked:
+    if not any(_is_chunked_te(line) for line in lines):
         return head
-    for i in chunked:
-        lines[i] = b"X-Archive-Orig-" + lines[i]
-    has_length = any(line.lower().startswith(b"content-length:") for line in lines)
-    if not has_length:
-        lines.insert(len(lines) - 2, b"Content-Length: %d" % body_length)
+    # A Content-Length sent beside chunked coding was ignored (RFC 9112 6.3) and
+    # does not describe the stored body: it is kept under the prefix as well.
+    for i, line in enumerate(lines):
+        if _is_chunked_te(line) or _header_name(line) == b"content-length":
+            lines[i] = b"X-Archive-Orig-" + line
+    lines.insert(len(lines) - 2, b"Content-Length: %d" % body_length)
     return b"\r\n".join(lines)
+
+
+def _header_name(line: bytes) -> bytes:
+    if line[:1] in (b" ", b"\t"):
+        return b""  # continuation of the previous header line
+    return line.partition(b":")[0].strip().lower()
 
 
 def _is_chunked_te(line: bytes) -> bool:

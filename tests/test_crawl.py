@@ -190,6 +190,13 @@ def test_warcio_check_passes_on_every_file(crawl):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_complete_responses_are_not_marked_truncated(crawl):
+    out, _ = crawl
+    responses = [r for _, r in warc_records(out) if r.rec_type == "response"]
+    assert responses
+    assert not [r for r in responses if r.rec_headers.get_header("WARC-Truncated")]
+
+
 def test_cdxj_indexer_lists_every_article(crawl, wiki, expected):
     out, _ = crawl
     files = sorted((out / "warc").glob("*.warc.gz"))

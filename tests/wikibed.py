@@ -522,7 +522,14 @@ class DokuWikiBed:
         os.utime(self.conf_dir / "local.php", (stamp, stamp))
 
     def write_page(
-        self, page_id: str, text: str, *, when: datetime, summary: str = "", user: str = ""
+        self,
+        page_id: str,
+        text: str,
+        *,
+        when: datetime,
+        summary: str = "",
+        user: str = "",
+        minor: bool = False,
     ) -> None:
         """Save a revision of page_id dated `when`, as DokuWiki would have (create or edit)."""
         check_id(page_id)
@@ -530,7 +537,7 @@ class DokuWikiBed:
         self._check_when(page_id, ts)
         data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
         old = self._read_page(page_id)
-        kind = "C" if old is None else "E"
+        kind = "C" if old is None else ("e" if minor else "E")
         size_change = len(data) - (len(old) if old is not None else 0)
         attic = self.attic_path(page_id, ts)
         attic.parent.mkdir(parents=True, exist_ok=True)
