@@ -30,6 +30,9 @@ class CaptureRef:
     crawl_id: str | None
     site: str | None
     warcinfo: dict[str, str]
+    rec_type: str = "response"  # or "revisit": the payload is in the record it refers to
+    payload_digest: str | None = None
+    record_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +83,9 @@ def iter_file_responses(path: Path) -> Iterator[CaptureRef]:
     for records, record in iter_warc_records(path):
         if record.rec_type == "warcinfo":
             info = _warc_fields(record.content_stream().read())
-        elif record.rec_type == "response":
+        elif record.rec_type in ("response", "revisit"):
             http = record.http_headers
+            headers = record.rec_headers
             yield CaptureRef(
                 url=record.rec_headers.get_header("WARC-Target-URI"),
                 date=_warc_date(record),
@@ -92,24 +96,32 @@ def iter_file_responses(path: Path) -> Iterator[CaptureRef]:
                 crawl_id=info.get("wikiarchive-crawl-id"),
                 site=info.get("wikiarchive-site"),
                 warcinfo=info,
+                rec_type=record.rec_type,
+                payload_digest=headers.get_header("WARC-Payload-Digest"),
+                record_id=headers.get_header("WARC-Record-ID"),
             )
 
 
-def iter_crawl_summaries(directory: Path) -> Iterator[dict]:
-    """The JSON summaries written as each crawl's last record."""
-    for path in warc_files(directory):
-        for _, record in iter_warc_records(path):
-            uri = record.rec_headers.get_header("WARC-Target-URI") or ""
-            if record.rec_type == "metadata" and uri.startswith(METADATA_URI_PREFIX):
-                yield json.loads(record.content_stream().read())
+def iter_file_summaries(path: Path) -> Iterator[dict]:
+    """The JSON crawl summaries in one file (a crawl writes one, as its last record)."""
+    for _, record in iter_warc_records(path):
+        uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+        if record.rec_type == "metadata" and uri.startswith(METADATA_URI_PREFIX):
+            yield json.loads(record.content_stream().read())
 
 
-def iter_warcinfos(directory: Path) -> Iterator[dict[str, str]]:
+def read_warcinfo(path: Path) -> dict[str, str]:
+    """The fields of a file's warcinfo record, always its first."""
+    for _, record in iter_warc_records(path):
+        if record.rec_type == "warcinfo":
+            return _warc_fields(record.content_stream().read())
+        break
+    raise ArchiveError(f"{path.name}: no warcinfo record first")
+
+
+def iter_warcinfos(directory: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     for path in warc_files(directory):
-        for _, record in iter_warc_records(path):
-            if record.rec_type == "warcinfo":
-                yield _warc_fields(record.content_stream().read())
-            break  # warcinfo is always first
+        yield path, read_warcinfo(path)
 
 
 def read_capture(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,16 @@ from crawler.dokuwiki import site_root
 from crawler.spiders.wiki import DEFAULT_SITE, DISCOVERY_MEANS
 
 DEFAULT_OUT = "wikiarchive-data"
+EXIT_PARTIAL = 3  # the crawl finished but some pages failed; they are retried next run
+EXIT_BUSY = 4  # another run holds the output folder
+
+
+class Failure(click.ClickException):
+    """A one-line error with its own exit status."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,6 +61,11 @@ def main() -> None:
     help="Stop scheduling articles after this many (0: no limit).",
 )
 @click.option(
+    "--full",
+    is_flag=True,
+    help="Fetch every page even when OUT holds an earlier crawl of the site.",
+)
+@click.option(
     "--warc-max-size",
     type=click.FloatRange(min=0, min_open=True),
     default=1000,
@@ -83,7 +99,7 @@ def main() -> None:
 )
 def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
     """Crawl SITE_URL (default: the Neurosurgery Wiki) into OUT."""
-    from crawler.run import CrawlError, run_crawl
+    from crawler.run import Busy, CrawlError, run_crawl
 
     try:
         site = site_root(site_url)
@@ -101,9 +117,13 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
     ensure_reachable(site)
     try:
         summary = run_crawl(settings, out_dir)
+    except Busy as exc:
+        raise Failure(str(exc), EXIT_BUSY) from None
     except CrawlError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary.render())
+    if summary.failed_pages:
+        sys.exit(EXIT_PARTIAL)
 
 
 def check_date_format(date_format: str | None) -> None:
@@ -123,7 +143,9 @@ def check_date_format(date_format: str | None) -> None:
 def export(out_dir: Path, date_format: str | None) -> None:
     """Rebuild OUT_DIR/tables from the WARC files in OUT_DIR/warc alone."""
     check_date_format(date_format)
+    from archive.catalog import CatalogError
     from archive.reader import ArchiveError
+    from crawler.run import Busy, locked
     from exports.export import export_tables
 
     warc_dir = out_dir / "warc"
@@ -131,8 +153,11 @@ def export(out_dir: Path, date_format: str | None) -> None:
         raise click.ClickException(f"{warc_dir} does not exist: nothing to export")
     ensure_writable(out_dir)
     try:
-        result = export_tables(out_dir, date_format=date_format)
-    except ArchiveError as exc:
+        with locked(out_dir):
+            result = export_tables(out_dir, date_format=date_format)
+    except Busy as exc:
+        raise Failure(str(exc), EXIT_BUSY) from None
+    except (ArchiveError, CatalogError) as exc:
         raise click.ClickException(f"cannot export {out_dir}: {exc}") from None
     click.echo(result.render(out_dir / "tables"))
 
@@ -145,6 +170,7 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
         "WIKI_MAX_PAGES": options["max_pages"],
         "WIKI_DATE_FORMAT": options["date_format"],
         "WIKI_OUT_DIR": str(out_dir),
+        "WIKI_CRAWL_MODE": "full" if options["full"] else "auto",
         "WARC_MAX_SIZE": int(options["warc_max_size"] * 1_000_000),
         "LOG_LEVEL": options["log_level"].upper(),
     }

@@ -1,42 +1,60 @@
-"""Run one crawl in this process, then rebuild the tables from its WARC files."""
+"""Run one crawl in this process, then record it in the catalog and write the tables."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from archive.catalog import CATALOG_NAME, Catalog
+from archive.reader import warc_files
 from crawler import settings as default_settings
 from crawler.spiders.wiki import WikiSpider
-from exports.export import ExportResult, export_tables
+from exports.export import ExportResult, write_tables
+from exports.history import Replayer, crawl_files, rebuild_catalog
+
+LOCK_NAME = ".wikiarchive.lock"
 
 
 class CrawlError(Exception):
     """The crawl could not do its job (site unreachable, not a DokuWiki, …)."""
 
 
+class Busy(Exception):
+    """Another wikiarchive run holds the output folder."""
+
+
 @dataclass(frozen=True, slots=True)
 class CrawlSummary:
     crawl_id: str
+    mode: str
     pages: int
     requests: int
     errors: int
+    failed_pages: list[str]
     warc_files: list[str]
     export: ExportResult
     tables_dir: Path
 
     def render(self) -> str:
-        return "\n".join(
-            [
-                f"Crawl {self.crawl_id}: {self.pages} pages, {self.requests} requests, "
-                f"{self.errors} errors",
-                f"WARC files: {', '.join(self.warc_files) or 'none'}",
-                self.export.render(self.tables_dir),
-            ]
-        )
+        lines = [
+            f"Crawl {self.crawl_id} ({self.mode}): {self.pages} pages, "
+            f"{self.requests} requests, {self.errors} errors",
+            f"WARC files: {', '.join(self.warc_files) or 'none'}",
+        ]
+        if self.failed_pages:
+            lines.append(
+                f"Failed, to be retried next run: {', '.join(self.failed_pages[:20])}"
+                + (" …" if len(self.failed_pages) > 20 else "")
+            )
+        lines.append(self.export.render(self.tables_dir))
+        return "\n".join(lines)
 
 
 def project_settings(overrides: dict[str, Any]) -> Settings:
@@ -46,22 +64,54 @@ def project_settings(overrides: dict[str, Any]) -> Settings:
     return settings
 
 
+@contextmanager
+def locked(out_dir: Path) -> Iterator[None]:
+    """One run at a time per output folder (cron runs may overlap)."""
+    lock = FileLock(Path(out_dir) / LOCK_NAME)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise Busy(f"another wikiarchive run is using {out_dir}") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def ensure_catalog(out_dir: Path) -> None:
+    """A lost catalog is rebuilt from the WARC files before anything relies on it."""
+    if not (out_dir / CATALOG_NAME).exists() and warc_files(out_dir / "warc"):
+        rebuild_catalog(out_dir)
+
+
 def run_crawl(overrides: dict[str, Any], out_dir: Path) -> CrawlSummary:
-    process = CrawlerProcess(project_settings(overrides))
-    crawler = process.create_crawler(WikiSpider)
-    process.crawl(crawler)
-    process.start()
-    stats = crawler.stats.get_stats()
-    if stats.get("wiki/fatal"):
-        raise CrawlError(stats["wiki/fatal"])
-    export = export_tables(out_dir)
-    spider = crawler.spider
+    out_dir = Path(out_dir)
+    with locked(out_dir):
+        ensure_catalog(out_dir)
+        process = CrawlerProcess(project_settings(overrides))
+        crawler = process.create_crawler(WikiSpider)
+        process.crawl(crawler)
+        process.start()
+        spider = crawler.spider
+        stats = crawler.stats.get_stats()
+        files = crawl_files(out_dir / "warc").get(spider.crawl_id, [])
+        if files:
+            catalog = Catalog(out_dir / CATALOG_NAME)
+            try:
+                Replayer(catalog, out_dir / "warc").ingest(spider.crawl_id, files)
+            finally:
+                catalog.close()
+        if stats.get("wiki/fatal"):
+            raise CrawlError(stats["wiki/fatal"])
+        export = write_tables(out_dir)
     return CrawlSummary(
         crawl_id=spider.crawl_id,
+        mode=spider.mode,
         pages=stats.get("wiki/articles_fetched", 0),
         requests=stats.get("downloader/request_count", 0),
         errors=stats.get("wiki/request_errors", 0) + stats.get("spider_exceptions/count", 0),
-        warc_files=stats.get("warc/files", []),
+        failed_pages=sorted(spider.failed),
+        warc_files=[p.name for p in files],
         export=export,
-        tables_dir=Path(out_dir) / "tables",
+        tables_dir=out_dir / "tables",
     )

@@ -47,6 +47,10 @@ WIKI_MAX_PAGES = 0  # 0: no limit
 WIKI_DATE_FORMAT = None  # the wiki's dformat, e.g. "%d.%m.%Y %H:%M"; None: common formats
 WIKI_OUT_DIR = "wikiarchive-data"  # WARC files in OUT/warc, tables in OUT/tables
 WIKI_CRAWL_ID = None  # None: a new id per crawl
+WIKI_CRAWL_MODE = "auto"  # auto: incremental when OUT holds a finished crawl of the site; full
+WIKI_FEED_ITEMS = 1000  # recent changes asked of feed.php in an incremental crawl
+WIKI_RECENT_DAYS = 7  # how long the wiki keeps its changelog (DokuWiki's recent_days)
+WIKI_CHANGE_MARGIN = 600  # seconds before the previous crawl's start still checked for edits
 WIKI_SITEMAP_MAXSIZE = 50 * 1024 * 1024  # decompressed bytes
 
 # How to archive it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -89,13 +89,43 @@ LINKS = [
     Column("crawl_id", pa.string(), "Crawl that captured this version of the page"),
 ]
 
+PAGE_VERSIONS = [
+    Column("page_id", pa.string(), "DokuWiki page id"),
+    Column("version_id", pa.int64(), "Catalog id of this version (increases with time)"),
+    Column("content_sha256", pa.string(), "Hash of the parsed content, as in `pages`"),
+    Column("last_modified", TIMESTAMP, "Last update the wiki stated for this version"),
+    Column("first_crawl_id", pa.string(), "First crawl that saw this version"),
+    Column("last_crawl_id", pa.string(), "Last crawl that saw this version"),
+    Column("warc_filename", pa.string(), "WARC file of the first capture of this version"),
+    Column("warc_offset", pa.int64(), "Offset of that response record"),
+]
+
+CHANGES = [
+    Column("from_crawl_id", pa.string(), "Previous crawl of the site (empty for the first)"),
+    Column("to_crawl_id", pa.string(), "Crawl that saw the change"),
+    Column("page_id", pa.string(), "DokuWiki page id"),
+    Column("change", pa.string(), "`added`, `removed` or `modified`"),
+    Column("title_changed", pa.bool_(), "The title differs"),
+    Column("body_changed", pa.bool_(), "The body text differs"),
+    Column("footnotes_added", pa.int64(), "Footnotes whose text is new"),
+    Column("footnotes_removed", pa.int64(), "Footnotes whose text is gone"),
+    Column("last_modified_before", TIMESTAMP, "Last update stated before"),
+    Column("last_modified_after", TIMESTAMP, "Last update stated after"),
+    Column("chars_added", pa.int64(), "Characters of body text inserted"),
+    Column("chars_removed", pa.int64(), "Characters of body text deleted"),
+]
+
 CRAWLS = [
     Column("crawl_id", pa.string(), "Crawl id: UTC start time and a random suffix"),
     Column("site", pa.string(), "Base URL of the wiki"),
-    Column("mode", pa.string(), "`full`"),
+    Column("mode", pa.string(), "`full` (every page fetched) or `incremental` (changes only)"),
     Column("started_at", TIMESTAMP_UTC, "Start time (UTC)"),
     Column("finished_at", TIMESTAMP_UTC, "End time (UTC); empty if the crawl was interrupted"),
-    Column("outcome", pa.string(), "Scrapy's finish reason (`finished`, …) or `interrupted`"),
+    Column(
+        "outcome",
+        pa.string(),
+        "Scrapy's finish reason (`finished`, …), `interrupted` or `running`",
+    ),
     Column("pages", pa.int64(), "Article pages fetched"),
     Column("requests", pa.int64(), "HTTP requests made"),
     Column("errors", pa.int64(), "Failed requests and processing errors"),
@@ -106,6 +136,8 @@ TABLES: dict[str, list[Column]] = {
     "footnotes": FOOTNOTES,
     "citations": CITATIONS,
     "links": LINKS,
+    "page_versions": PAGE_VERSIONS,
+    "changes": CHANGES,
     "crawls": CRAWLS,
 }
 SCHEMAS: dict[str, pa.Schema] = {name: _schema(cols) for name, cols in TABLES.items()}
@@ -117,6 +149,15 @@ class Provenance:
     fetched_at: datetime
     warc_filename: str
     warc_offset: int
+
+    @classmethod
+    def of(cls, capture: Mapping) -> Provenance:
+        return cls(
+            capture["crawl_id"],
+            datetime.fromisoformat(capture["fetched_at"]),
+            capture["warc_filename"],
+            capture["warc_offset"],
+        )
 
 
 def content_sha256(page: Page) -> str:
@@ -136,9 +177,7 @@ def page_row(page: Page, where: Provenance) -> dict:
         "url": page.url,
         "title": page.title,
         "namespace": page.namespace,
-        "last_modified": (
-            datetime.fromisoformat(page.last_modified) if page.last_modified else None
-        ),
+        "last_modified": _local(page.last_modified),
         "last_modified_raw": page.last_modified_raw,
         "body_text": page.body_text,
         "word_count": len(page.body_text.split()),
@@ -192,21 +231,34 @@ def link_rows(page: Page, crawl_id: str | None) -> Iterator[dict]:
         }
 
 
-def crawl_row(info: dict[str, str], summary: dict | None) -> dict:
-    summary = summary or {}
-    finished = summary.get("finished_at")
+def version_row(version: Mapping) -> dict:
     return {
-        "crawl_id": info.get("wikiarchive-crawl-id"),
-        "site": info.get("wikiarchive-site"),
-        "mode": info.get("wikiarchive-mode"),
-        "started_at": _utc(info.get("wikiarchive-started-at")),
-        "finished_at": _utc(finished),
-        "outcome": summary.get("finish_reason", "interrupted") if summary else "interrupted",
-        "pages": summary.get("pages"),
-        "requests": summary.get("requests"),
-        "errors": summary.get("errors"),
+        "page_id": version["page_id"],
+        "version_id": version["version_id"],
+        "content_sha256": version["content_sha256"],
+        "last_modified": _local(version["last_modified"]),
+        "first_crawl_id": version["first_crawl_id"],
+        "last_crawl_id": version["last_crawl_id"],
+        "warc_filename": version["warc_filename"],
+        "warc_offset": version["warc_offset"],
     }
 
 
-def _utc(value: str | None) -> datetime | None:
+def change_row(change: Mapping) -> dict:
+    row = {c.name: change[c.name] for c in CHANGES}
+    row["title_changed"] = bool(row["title_changed"])
+    row["body_changed"] = bool(row["body_changed"])
+    row["last_modified_before"] = _local(row["last_modified_before"])
+    row["last_modified_after"] = _local(row["last_modified_after"])
+    return row
+
+
+def crawl_row(crawl: Mapping) -> dict:
+    row = {c.name: crawl[c.name] for c in CRAWLS}
+    row["started_at"] = _local(row["started_at"])
+    row["finished_at"] = _local(row["finished_at"])
+    return row
+
+
+def _local(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None

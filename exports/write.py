@@ -23,6 +23,8 @@ def csv_value(value: object) -> object:
     """ISO 8601 for timestamps (UTC as ``Z``); empty for missing values."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, datetime):
         text = value.isoformat()
         return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text

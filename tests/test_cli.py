@@ -70,6 +70,7 @@ def test_options_become_settings(tmp_path):
         "delay": 0.0,
         "concurrency": 3,
         "overrides": ("AUTOTHROTTLE_ENABLED=False",),
+        "full": True,
     }
     settings = project_settings(crawl_settings("http://127.0.0.1:1/wiki/", tmp_path, **options))
     assert settings.getint("WIKI_MAX_PAGES") == 7
@@ -81,6 +82,7 @@ def test_options_become_settings(tmp_path):
     assert not settings.getbool("AUTOTHROTTLE_ENABLED")
     assert settings.get("LOG_LEVEL") == "WARNING"
     assert settings.get("WIKI_DATE_FORMAT") == "%d.%m.%Y %H:%M"
+    assert settings.get("WIKI_CRAWL_MODE") == "full"
 
 
 def test_help_for_each_command():

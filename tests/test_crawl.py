@@ -23,7 +23,7 @@ from archive.reader import read_capture
 from crawler.parse import parse_page
 from exports.tables import SCHEMAS, Provenance, page_row
 
-TABLES = ("pages", "footnotes", "citations", "links", "crawls")
+TABLES = ("pages", "footnotes", "citations", "links", "page_versions", "changes", "crawls")
 FAST = ["--delay", "0", "-s", "AUTOTHROTTLE_ENABLED=False", "--log-level", "WARNING"]
 
 
@@ -70,7 +70,7 @@ def warc_records(out: Path):
 
 def test_summary_printed(crawl, expected):
     _, result = crawl
-    assert re.search(rf"Crawl \S+: {len(expected)} pages, \d+ requests, 0 errors", result.stdout)
+    assert re.search(rf"Crawl \S+ \(full\): {len(expected)} pages, \d+ requests, 0 errors", result.stdout)
     assert "WARC files: wikiarchive-" in result.stdout
 
 
@@ -91,7 +91,7 @@ def test_only_permalinks_and_discovery_views_fetched(crawl, wiki, expected):
         parts = urlsplit(url)
         query = parse_qs(parts.query)
         assert "taskrunner" not in parts.path and "rev" not in query, url
-        if parts.path == "/robots.txt":
+        if parts.path == "/robots.txt" or parts.path == "/wiki/feed.php":
             continue
         assert parts.path == "/wiki/doku.php", url
         if query.get("do") == ["sitemap"] or query.get("do") == ["index"] or "idx" in query:
@@ -265,6 +265,9 @@ def test_csv_and_parquet_hold_the_same_data(crawl, name):
             ).all(), field.name
         elif str(field.type) == "int64":
             assert (text.astype("int64") == values).all(), field.name
+        elif str(field.type) == "bool":
+            assert set(text) <= {"true", "false"}, field.name
+            assert ((text == "true") == values).all(), field.name
         else:
             assert (text == values.fillna("")).all(), field.name
 

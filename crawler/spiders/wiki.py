@@ -1,32 +1,43 @@
 """The wiki spider: every article once, at its permanent link, and nothing else.
 
-Pages are discovered by every means DokuWiki offers (``WIKI_DISCOVERY``): links
-between articles, the page index (``do=index``, namespaces expanded) and the
-sitemap (``do=sitemap``) when the wiki publishes one. Only permanent links
-(``doku.php?id=<clean id>``) are fetched as articles; action views are never
-followed.
+A full crawl discovers pages by every means DokuWiki offers (``WIKI_DISCOVERY``):
+links between articles, the page index (``do=index``, namespaces expanded) and
+the sitemap (``do=sitemap``) when the wiki publishes one. An incremental crawl
+asks the wiki what changed since the previous crawl (recent-changes feed, page
+index) and fetches only that (see ``crawler.plan``). Only permanent links
+(``doku.php?id=<clean id>``) are fetched as articles; action views never are.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import scrapy
-from scrapy.exceptions import CloseSpider
+from scrapy import signals
+from scrapy.exceptions import CloseSpider, DontCloseSpider, IgnoreRequest
+from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
+from archive.catalog import CATALOG_NAME, Catalog, PreviousCrawl
 from crawler.dokuwiki import page_id_from_url, page_url, site_root
 from crawler.parse import is_dokuwiki, parse_index
+from crawler.plan import Feed, parse_feed, plan_incremental
 
 DEFAULT_SITE = "https://neurosurgerywiki.com/wiki/"
 DISCOVERY_MEANS = frozenset({"links", "index", "sitemap"})
+WIKILINK1_IDS = (
+    "//a[contains(concat(' ', normalize-space(@class), ' '), ' wikilink1 ')]/@data-wiki-id"
+)
 
 
 def new_crawl_id(now: datetime) -> str:
@@ -44,7 +55,8 @@ class WikiSpider(scrapy.Spider):
         discovery: list[str] | None = None,
         max_pages: int = 0,
         crawl_id: str | None = None,
-        mode: str = "full",
+        previous: PreviousCrawl | None = None,
+        full: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -54,14 +66,22 @@ class WikiSpider(scrapy.Spider):
         unknown = self.discovery - DISCOVERY_MEANS
         if unknown:
             raise ValueError(f"unknown discovery means: {', '.join(sorted(unknown))}")
-        self.max_pages = max_pages
+        self.max_pages = int(max_pages)
         self.started_at = datetime.now(UTC)
         self.crawl_id = crawl_id or new_crawl_id(self.started_at)
-        self.mode = mode
+        self.previous = previous
+        self.incremental = previous is not None and not full
+        self.mode = "incremental" if self.incremental else "full"
         self.fatal: str | None = None
         self.scheduled: set[str] = set()
+        self.failed: set[str] = set()
         self.namespaces: set[str] = set()
         self.is_wiki = False
+        # Incremental crawls gather what the wiki says before deciding what to fetch.
+        self.listing: set[str] | None = set()
+        self.feed: Feed | None = None
+        self.feed_date: datetime | None = None
+        self.planned = False
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WikiSpider:
@@ -70,11 +90,23 @@ class WikiSpider(scrapy.Spider):
         kwargs.setdefault("discovery", settings.getlist("WIKI_DISCOVERY") or None)
         kwargs.setdefault("max_pages", settings.getint("WIKI_MAX_PAGES"))
         kwargs.setdefault("crawl_id", settings.get("WIKI_CRAWL_ID"))
-        return super().from_crawler(crawler, *args, **kwargs)
+        kwargs.setdefault("full", settings.get("WIKI_CRAWL_MODE") == "full")
+        if "previous" not in kwargs:
+            kwargs["previous"] = load_previous(settings, site_root(kwargs["site"]))
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
+        return spider
+
+    # ---- start
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        # The start page both proves that this is a DokuWiki and seeds the crawl.
-        yield self._article("start", callback=self.parse_first)
+        if not self.incremental:
+            # The start page proves this is a DokuWiki and seeds the crawl.
+            yield self._article("start", callback=self.parse_first)
+            return
+        self.is_wiki = True  # the previous crawl proved it
+        yield self._feed_request()
+        yield self._index_request(namespace="")
 
     def parse_first(self, response: Response) -> Iterator[scrapy.Request]:
         if response.status != 200 or not is_dokuwiki(response.body):
@@ -83,6 +115,8 @@ class WikiSpider(scrapy.Spider):
                 f"(HTTP {response.status}, no DokuWiki page at {response.url})"
             )
         self.is_wiki = True
+        # The feed's Date is the wiki's own clock: the next crawl asks for changes since.
+        yield self._feed_request()
         if "index" in self.discovery:
             yield self._index_request(namespace="")
         if "sitemap" in self.discovery:
@@ -91,19 +125,27 @@ class WikiSpider(scrapy.Spider):
             )
         yield from self.parse_article(response)
 
+    # ---- callbacks
+
     def parse_article(self, response: Response) -> Iterator[scrapy.Request]:
         self.crawler.stats.inc_value("wiki/articles_fetched")
         if "links" not in self.discovery:
             return
-        for page_id in response.xpath(
-            "//a[contains(concat(' ', normalize-space(@class), ' '), ' wikilink1 ')]/@data-wiki-id"
-        ).getall():
-            yield from self._follow(page_id.split("#", 1)[0])
+        known = self.previous.present_pages if self.incremental else frozenset()
+        for page_id in response.xpath(WIKILINK1_IDS).getall():
+            page_id = page_id.split("#", 1)[0]
+            # An incremental crawl follows links only to pages it has never seen.
+            if page_id not in known:
+                yield from self._follow(page_id)
 
     def parse_index(self, response: Response) -> Iterator[scrapy.Request]:
         page_ids, namespaces = parse_index(response.body, site=self.site)
-        for page_id in page_ids:
-            yield from self._follow(page_id)
+        if self.incremental:
+            if self.listing is not None:
+                self.listing.update(page_ids)
+        else:
+            for page_id in page_ids:
+                yield from self._follow(page_id)
         for namespace in namespaces:
             if namespace not in self.namespaces:
                 yield self._index_request(namespace)
@@ -124,20 +166,70 @@ class WikiSpider(scrapy.Spider):
             if page_id:
                 yield from self._follow(page_id)
 
+    def parse_feed(self, response: Response) -> None:
+        served = response.headers.get("Date")
+        with suppress(TypeError, ValueError):
+            self.feed_date = parsedate_to_datetime(served.decode("latin-1"))
+        try:
+            self.feed = parse_feed(response.body, site=self.site, requested=self._feed_items())
+        except ValueError as exc:
+            self.logger.warning("%s: %s", response.url, exc)
+
     def on_error(self, failure: Failure) -> None:
         request = failure.request
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            # Shut out by robots.txt or a filter: a decision, not a failure to retry.
+            self.logger.info("Not fetched %s: %s", request.url, failure.getErrorMessage())
+            self.crawler.stats.inc_value("wiki/requests_ignored")
+            return
         self.crawler.stats.inc_value("wiki/request_errors")
         self.logger.error("Failed %s: %s", request.url, failure.getErrorMessage())
+        if request.meta.get("page_id"):
+            self.failed.add(request.meta["page_id"])
+        if request.meta.get("listing"):
+            self.listing = None  # an incomplete index must not make pages look removed
         if not self.is_wiki and request.meta.get("first"):
             self._fail(f"cannot reach {self.site}: {failure.getErrorMessage()}")
 
+    def spider_idle(self) -> None:
+        """Discovery is over: plan what else to fetch, once."""
+        if self.previous is None or self.planned or self.fatal:
+            return
+        self.planned = True
+        if not self.incremental:
+            # Pages known from earlier crawls but no longer linked or listed are fetched
+            # too: only the wiki saying so marks a page removed.
+            self._schedule(self.previous.present_pages)
+            return
+        plan = plan_incremental(
+            known=self.previous.present_pages,
+            listing=self.listing,
+            feed=self.feed,
+            failed=self.previous.failed_pages,
+            since=self._since(),
+            now=datetime.now(UTC),
+            recent_days=self.crawler.settings.getfloat("WIKI_RECENT_DAYS"),
+        )
+        self.logger.info("Incremental crawl: %d pages to fetch (%s)", len(plan.fetch), plan.reason)
+        self.crawler.stats.set_value("wiki/plan_reason", plan.reason)
+        self._schedule(plan.fetch)
+
+    def _schedule(self, page_ids: frozenset[str]) -> None:
+        requests = [r for page_id in sorted(page_ids) for r in self._follow(page_id)]
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        if requests:
+            raise DontCloseSpider
+
     def crawl_summary(self, reason: str) -> dict[str, Any]:
-        """What the crawls table needs; archived as the crawl's last WARC record."""
+        """What the catalog and the crawls table need; archived as the crawl's last record."""
         stats = self.crawler.stats
         return {
             "crawl_id": self.crawl_id,
             "site": self.site,
             "mode": self.mode,
+            "previous_crawl_id": self.previous.crawl_id if self.previous else None,
+            "known_pages": len(self.previous.present_pages) if self.previous else 0,
             "started_at": self.started_at.isoformat(),
             "finished_at": datetime.now(UTC).isoformat(),
             "finish_reason": reason,
@@ -146,7 +238,12 @@ class WikiSpider(scrapy.Spider):
             "requests": stats.get_value("downloader/request_count", 0),
             "errors": stats.get_value("wiki/request_errors", 0)
             + stats.get_value("spider_exceptions/count", 0),
+            "failed_pages": sorted(self.failed),
+            "plan": stats.get_value("wiki/plan_reason"),
+            "feed_date": self.feed_date.isoformat() if self.feed_date else None,
         }
+
+    # ---- requests
 
     def _follow(self, page_id: str) -> Iterator[scrapy.Request]:
         if page_id and page_id not in self.scheduled:
@@ -168,17 +265,55 @@ class WikiSpider(scrapy.Spider):
 
     def _index_request(self, namespace: str) -> scrapy.Request:
         self.namespaces.add(namespace)
-        query = {"id": "start", "do": "index"}
-        if namespace:
-            query = {"id": "start", "idx": namespace}
+        query = {"id": "start", "idx": namespace} if namespace else {"id": "start", "do": "index"}
         return scrapy.Request(
             self.site + "doku.php?" + urlencode(query, safe=":"),
             callback=self.parse_index,
             errback=self.on_error,
             priority=1,
+            meta={"listing": True},
         )
+
+    def _feed_request(self) -> scrapy.Request:
+        query = {
+            "mode": "recent",
+            "type": "rss2",
+            "num": self._feed_items(),
+            "minor": 1,  # a typo fix saved as a minor edit is still a change
+            "linkto": "current",
+            "content": "abstract",
+            "view": "pages",
+            "purge": 1,  # DokuWiki caches feeds for minutes; a cached one may miss edits
+        }
+        return scrapy.Request(
+            self.site + "feed.php?" + urlencode(query),
+            callback=self.parse_feed,
+            errback=self.on_error,
+            priority=1,
+        )
+
+    def _feed_items(self) -> int:
+        return self.crawler.settings.getint("WIKI_FEED_ITEMS")
+
+    def _since(self) -> datetime:
+        """From when on edits count as new: the wiki's clock if known, else ours with a margin."""
+        if self.previous.feed_date:
+            return datetime.fromisoformat(self.previous.feed_date)
+        margin = self.crawler.settings.getfloat("WIKI_CHANGE_MARGIN")
+        return datetime.fromisoformat(self.previous.started_at) - timedelta(seconds=margin)
 
     def _fail(self, message: str) -> None:
         self.fatal = message
         self.crawler.stats.set_value("wiki/fatal", message)
         raise CloseSpider("fatal")
+
+
+def load_previous(settings: Any, site: str) -> PreviousCrawl | None:
+    path = Path(settings.get("WIKI_OUT_DIR"), CATALOG_NAME)
+    if not path.exists():
+        return None
+    catalog = Catalog(path)
+    try:
+        return catalog.previous_crawl(site)
+    finally:
+        catalog.close()

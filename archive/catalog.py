@@ -1,0 +1,312 @@
+"""The crawl history: an embedded SQLite catalog of crawls and page versions.
+
+It is an index over the WARC files, never the only copy of anything: every row
+can be rebuilt from the WARCs (``exports.history.rebuild_catalog``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+CATALOG_NAME = "catalog.sqlite"
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE crawls (
+    seq INTEGER PRIMARY KEY,
+    crawl_id TEXT NOT NULL UNIQUE,
+    site TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    outcome TEXT NOT NULL,
+    pages INTEGER,
+    requests INTEGER,
+    errors INTEGER,
+    failed_pages TEXT NOT NULL DEFAULT '[]',
+    feed_date TEXT
+);
+CREATE TABLE page_versions (
+    version_id INTEGER PRIMARY KEY,
+    page_id TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    last_modified TEXT,
+    first_crawl_id TEXT NOT NULL,
+    last_crawl_id TEXT NOT NULL,
+    warc_filename TEXT NOT NULL,
+    warc_offset INTEGER NOT NULL,
+    fetched_at TEXT NOT NULL
+);
+CREATE INDEX page_versions_page ON page_versions (page_id);
+CREATE TABLE page_state (
+    page_id TEXT PRIMARY KEY,
+    present INTEGER NOT NULL,
+    version_id INTEGER REFERENCES page_versions,
+    crawl_id TEXT NOT NULL,
+    warc_filename TEXT NOT NULL,
+    warc_offset INTEGER NOT NULL,
+    fetched_at TEXT NOT NULL
+);
+CREATE TABLE changes (
+    from_crawl_id TEXT,
+    to_crawl_id TEXT NOT NULL,
+    page_id TEXT NOT NULL,
+    change TEXT NOT NULL,
+    title_changed INTEGER NOT NULL,
+    body_changed INTEGER NOT NULL,
+    footnotes_added INTEGER NOT NULL,
+    footnotes_removed INTEGER NOT NULL,
+    last_modified_before TEXT,
+    last_modified_after TEXT,
+    chars_added INTEGER NOT NULL,
+    chars_removed INTEGER NOT NULL,
+    before_version_id INTEGER,
+    after_version_id INTEGER,
+    PRIMARY KEY (to_crawl_id, page_id)
+);
+CREATE TABLE payloads (
+    digest TEXT PRIMARY KEY,
+    uri TEXT NOT NULL,
+    date TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    warc_filename TEXT NOT NULL,
+    warc_offset INTEGER NOT NULL
+);
+"""
+
+
+class CatalogError(Exception):
+    """A catalog this version cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    version_id: int
+    page_id: str
+    content_sha256: str
+    last_modified: str | None
+    warc_filename: str
+    warc_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousCrawl:
+    """What an incremental crawl needs to know about the last finished crawl."""
+
+    crawl_id: str
+    started_at: str  # the crawler's clock
+    feed_date: str | None  # the wiki's clock when it served the previous crawl its feed
+    present_pages: frozenset[str]
+    failed_pages: frozenset[str]
+
+
+class Catalog:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
+        if "meta" not in tables:
+            # executescript commits on its own, so the transaction is spelled out in it.
+            self.db.executescript(
+                f"BEGIN; {SCHEMA} INSERT INTO meta VALUES ('schema_version', "
+                f"'{SCHEMA_VERSION}'); COMMIT;"
+            )
+            return
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None or int(row[0]) != SCHEMA_VERSION:
+            found = row[0] if row else "none"
+            raise CatalogError(
+                f"{self.path} has schema version {found}, this wikiarchive needs "
+                f"{SCHEMA_VERSION}; rebuild it with `wikiarchive export`"
+            )
+
+    # ---- crawls
+
+    def start_crawl(self, crawl_id: str, site: str, mode: str, started_at: str) -> None:
+        """A crawl that never finishes keeps outcome 'running' until the next one starts."""
+        self.db.execute(
+            "UPDATE crawls SET outcome = 'interrupted' WHERE outcome = 'running' AND site = ?",
+            (site,),
+        )
+        self.db.execute(
+            "INSERT OR IGNORE INTO crawls (crawl_id, site, mode, started_at, outcome)"
+            " VALUES (?,?,?,?, 'running')",
+            (crawl_id, site, mode, started_at),
+        )
+
+    def finish_crawl(self, summary: dict) -> None:
+        self.start_crawl(
+            summary["crawl_id"], summary["site"], summary["mode"], summary["started_at"]
+        )
+        self.db.execute(
+            "UPDATE crawls SET finished_at = ?, outcome = ?, pages = ?, requests = ?, errors = ?,"
+            " failed_pages = ?, feed_date = ? WHERE crawl_id = ?",
+            (
+                summary.get("finished_at"),
+                summary.get("finish_reason") or "interrupted",
+                summary.get("pages"),
+                summary.get("requests"),
+                summary.get("errors"),
+                json.dumps(sorted(summary.get("failed_pages", []))),
+                summary.get("feed_date"),
+                summary["crawl_id"],
+            ),
+        )
+
+    def crawl_seq(self, crawl_id: str) -> int | None:
+        row = self.db.execute("SELECT seq FROM crawls WHERE crawl_id = ?", (crawl_id,)).fetchone()
+        return row[0] if row else None
+
+    def crawls(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM crawls ORDER BY seq").fetchall()
+
+    def last_crawl_id(self, site: str, before_seq: int | None = None) -> str | None:
+        query = "SELECT crawl_id FROM crawls WHERE site = ?"
+        args: list = [site]
+        if before_seq is not None:
+            query += " AND seq < ?"
+            args.append(before_seq)
+        row = self.db.execute(query + " ORDER BY seq DESC LIMIT 1", args).fetchone()
+        return row[0] if row else None
+
+    def previous_crawl(self, site: str) -> PreviousCrawl | None:
+        row = self.db.execute(
+            # Only a crawl that ran to its end vouches for every change before it.
+            "SELECT crawl_id, started_at, feed_date, failed_pages FROM crawls WHERE site = ?"
+            " AND outcome = 'finished' ORDER BY seq DESC LIMIT 1",
+            (site,),
+        ).fetchone()
+        if row is None:
+            return None
+        present = self.db.execute("SELECT page_id FROM page_state WHERE present = 1")
+        return PreviousCrawl(
+            crawl_id=row["crawl_id"],
+            started_at=row["started_at"],
+            feed_date=row["feed_date"],
+            present_pages=frozenset(r[0] for r in present),
+            failed_pages=frozenset(json.loads(row["failed_pages"])),
+        )
+
+    # ---- pages
+
+    def state(self, page_id: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM page_state WHERE page_id = ?", (page_id,)).fetchone()
+
+    def version(self, version_id: int | None) -> Version | None:
+        if version_id is None:
+            return None
+        row = self.db.execute(
+            "SELECT version_id, page_id, content_sha256, last_modified, warc_filename,"
+            " warc_offset FROM page_versions WHERE version_id = ?",
+            (version_id,),
+        ).fetchone()
+        return Version(*row) if row else None
+
+    def add_version(self, page_id: str, sha: str, last_modified: str | None, capture: dict) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO page_versions (page_id, content_sha256, last_modified, first_crawl_id,"
+            " last_crawl_id, warc_filename, warc_offset, fetched_at) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                page_id,
+                sha,
+                last_modified,
+                capture["crawl_id"],
+                capture["crawl_id"],
+                capture["warc_filename"],
+                capture["warc_offset"],
+                capture["fetched_at"],
+            ),
+        )
+        return cursor.lastrowid
+
+    def touch_version(self, version_id: int, crawl_id: str) -> None:
+        self.db.execute(
+            "UPDATE page_versions SET last_crawl_id = ? WHERE version_id = ?",
+            (crawl_id, version_id),
+        )
+
+    def set_state(self, page_id: str, present: bool, version_id: int | None, capture: dict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO page_state VALUES (?,?,?,?,?,?,?)",
+            (
+                page_id,
+                int(present),
+                version_id,
+                capture["crawl_id"],
+                capture["warc_filename"],
+                capture["warc_offset"],
+                capture["fetched_at"],
+            ),
+        )
+
+    def current_pages(self) -> list[sqlite3.Row]:
+        """Pages that exist now, with their latest capture, in page-id order."""
+        return self.db.execute(
+            "SELECT s.*, v.content_sha256 FROM page_state s JOIN page_versions v"
+            " USING (version_id) WHERE s.present = 1 ORDER BY s.page_id"
+        ).fetchall()
+
+    def versions(self) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT * FROM page_versions ORDER BY page_id, version_id"
+        ).fetchall()
+
+    # ---- changes
+
+    def add_change(self, row: dict) -> None:
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self.db.execute(f"INSERT INTO changes ({names}) VALUES ({marks})", tuple(row.values()))
+
+    def changes(self, since_crawl_id: str | None = None) -> list[sqlite3.Row]:
+        query = (
+            "SELECT c.* FROM changes c JOIN crawls k ON k.crawl_id = c.to_crawl_id"
+        )
+        args: tuple = ()
+        if since_crawl_id is not None:
+            query += " WHERE k.seq > (SELECT seq FROM crawls WHERE crawl_id = ?)"
+            args = (since_crawl_id,)
+        return self.db.execute(query + " ORDER BY k.seq, c.page_id", args).fetchall()
+
+    # ---- payload digests, for revisit records
+
+    def add_payload(self, digest: str, ref: dict) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO payloads VALUES (?,?,?,?,?,?)",
+            (
+                digest,
+                ref["uri"],
+                ref["date"],
+                ref["record_id"],
+                ref["warc_filename"],
+                ref["warc_offset"],
+            ),
+        )
+
+    def payload(self, digest: str) -> sqlite3.Row | None:
+        return self.db.execute("SELECT * FROM payloads WHERE digest = ?", (digest,)).fetchone()

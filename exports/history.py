@@ -1,0 +1,204 @@
+"""Replay crawls from their WARC files into the catalog: versions, page states, changes.
+
+A crawl is ingested once, at its end; rebuilding the catalog is ingesting every
+crawl again in order, from the WARC files alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import suppress
+from dataclasses import asdict
+from pathlib import Path
+
+from archive.catalog import CATALOG_NAME, Catalog
+from archive.reader import (
+    CaptureRef,
+    iter_file_responses,
+    iter_file_summaries,
+    iter_warcinfos,
+    read_capture,
+    read_warcinfo,
+)
+from crawler.dokuwiki import page_id_from_url
+from crawler.parse import Page, parse_page
+from exports.changes import diff_pages
+from exports.tables import content_sha256
+
+
+def crawl_files(warc_dir: Path) -> dict[str, list[Path]]:
+    """Closed WARC files grouped by crawl id, crawls in the order they started."""
+    files: dict[str, list[Path]] = {}
+    for path, info in iter_warcinfos(warc_dir):
+        crawl_id = info.get("wikiarchive-crawl-id")
+        if crawl_id:
+            files.setdefault(crawl_id, []).append(path)
+    return files
+
+
+def is_article(ref: CaptureRef) -> bool:
+    return (
+        ref.status == 200
+        and "html" in ref.content_type
+        and bool(ref.site)
+        and page_id_from_url(ref.url, ref.site) is not None
+    )
+
+
+class Replayer:
+    """Parses captures for one catalog; a date format override applies to every crawl."""
+
+    def __init__(self, catalog: Catalog, warc_dir: Path, date_format: str | None = None):
+        self.catalog = catalog
+        self.warc_dir = Path(warc_dir)
+        self.date_format = date_format
+        self._infos: dict[str, dict[str, str]] = {}
+
+    def ingest(self, crawl_id: str, files: list[Path]) -> None:
+        """Record one crawl's captures, page states and changes in one transaction."""
+        summaries = (s for path in files for s in iter_file_summaries(path))
+        summary = next(summaries, None) or _summary_from_warcinfo(files[0])
+        with self.catalog.transaction():
+            self.catalog.finish_crawl(summary)
+            before: dict[str, int | None] = {}
+            after: dict[str, Page] = {}
+            for ref in (r for path in files for r in iter_file_responses(path)):
+                self._remember_payload(ref)
+                if is_article(ref):
+                    page_id, page = self._apply(ref, crawl_id, before)
+                    after[page_id] = page
+            self._record_changes(summary, before, after)
+
+    def page_at(self, filename: str, offset: int) -> Page:
+        """The page parsed from the response record at a locator."""
+        info = self._warcinfo(filename)
+        capture = read_capture(self.warc_dir, filename, offset)
+        return parse_page(
+            capture.url,
+            capture.body,
+            site=info.get("wikiarchive-site") or "",
+            date_format=self.date_format or _crawl_date_format(info),
+        )
+
+    def _warcinfo(self, filename: str) -> dict[str, str]:
+        if filename not in self._infos:
+            self._infos[filename] = read_warcinfo(self.warc_dir / filename)
+        return self._infos[filename]
+
+    def _apply(
+        self, ref: CaptureRef, crawl_id: str, before: dict[str, int | None]
+    ) -> tuple[str, Page]:
+        page = self._parse(ref)
+        page_id = page_id_from_url(ref.url, ref.site)
+        state = self.catalog.state(page_id)
+        current = state["version_id"] if state is not None and state["present"] else None
+        before.setdefault(page_id, current)
+        capture = {
+            "crawl_id": crawl_id,
+            "warc_filename": ref.filename,
+            "warc_offset": ref.offset,
+            "fetched_at": ref.date.isoformat(),
+        }
+        if page.exists:
+            sha = content_sha256(page)
+            version = self.catalog.version(current)
+            if version and (version.content_sha256, version.last_modified) == (
+                sha,
+                page.last_modified,
+            ):
+                self.catalog.touch_version(version.version_id, crawl_id)
+                version_id = version.version_id
+            else:
+                version_id = self.catalog.add_version(page_id, sha, page.last_modified, capture)
+            self.catalog.set_state(page_id, True, version_id, capture)
+        elif state is not None:
+            self.catalog.set_state(page_id, False, None, capture)
+        return page_id, page
+
+    def _parse(self, ref: CaptureRef) -> Page:
+        date_format = self.date_format or _crawl_date_format(ref.warcinfo)
+        filename, offset = ref.filename, ref.offset
+        if ref.rec_type == "revisit":
+            original = self.catalog.payload(ref.payload_digest or "")
+            if original is not None:
+                filename, offset = original["warc_filename"], original["warc_offset"]
+        capture = read_capture(self.warc_dir, filename, offset)
+        return parse_page(ref.url, capture.body, site=ref.site, date_format=date_format)
+
+    def _remember_payload(self, ref: CaptureRef) -> None:
+        if ref.rec_type == "response" and ref.payload_digest and ref.record_id:
+            self.catalog.add_payload(
+                ref.payload_digest,
+                {
+                    "uri": ref.url,
+                    "date": ref.date.isoformat(),
+                    "record_id": ref.record_id,
+                    "warc_filename": ref.filename,
+                    "warc_offset": ref.offset,
+                },
+            )
+
+    def _record_changes(
+        self, summary: dict, before: dict[str, int | None], after: dict[str, Page]
+    ) -> None:
+        seq = self.catalog.crawl_seq(summary["crawl_id"])
+        previous = self.catalog.last_crawl_id(summary["site"], before_seq=seq)
+        for page_id in sorted(before):
+            state = self.catalog.state(page_id)
+            now = state["version_id"] if state is not None and state["present"] else None
+            if before[page_id] == now:
+                continue
+            old = self.catalog.version(before[page_id])
+            old_page = self.page_at(old.warc_filename, old.warc_offset) if old else None
+            change = diff_pages(old_page, after[page_id])
+            if change is None:
+                continue
+            row = asdict(change)
+            row.update(
+                from_crawl_id=previous,
+                to_crawl_id=summary["crawl_id"],
+                before_version_id=before[page_id],
+                after_version_id=now,
+            )
+            self.catalog.add_change(row)
+
+
+def rebuild_catalog(out_dir: Path, *, date_format: str | None = None) -> Path:
+    """Build ``OUT/catalog.sqlite`` anew from ``OUT/warc/`` and swap it in."""
+    out_dir = Path(out_dir)
+    target = out_dir / CATALOG_NAME
+    scratch = out_dir / (CATALOG_NAME + ".new")
+    for leftover in (scratch, Path(f"{scratch}-wal"), Path(f"{scratch}-shm")):
+        with suppress(FileNotFoundError):
+            leftover.unlink()
+    catalog = Catalog(scratch)
+    try:
+        replayer = Replayer(catalog, out_dir / "warc", date_format)
+        for crawl_id, files in crawl_files(out_dir / "warc").items():
+            replayer.ingest(crawl_id, files)
+        catalog.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        catalog.close()
+    os.replace(scratch, target)
+    return target
+
+
+def _summary_from_warcinfo(path: Path) -> dict:
+    """An interrupted crawl has no summary record: what its warcinfo says."""
+    info = read_warcinfo(path)
+    return {
+        "crawl_id": info.get("wikiarchive-crawl-id"),
+        "site": info.get("wikiarchive-site"),
+        "mode": info.get("wikiarchive-mode", "full"),
+        "started_at": info.get("wikiarchive-started-at"),
+        "finish_reason": "interrupted",
+    }
+
+
+def _crawl_date_format(warcinfo: dict[str, str]) -> str | None:
+    """The date format the crawl ran with, so a rebuild reads dates the same way."""
+    try:
+        return json.loads(warcinfo.get("wikiarchive-settings", "{}")).get("WIKI_DATE_FORMAT")
+    except ValueError:
+        return None
