@@ -7,6 +7,8 @@ a ``warcinfo`` record; a request and its response always land in the same file.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from warcio.recordloader import ArcWarcRecord
-from warcio.statusandheaders import StatusAndHeaders
+from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
@@ -36,16 +38,38 @@ class Exchange:
 
     url: str
     request: bytes  # request line, headers and body as sent
-    response: bytes  # status line and headers as received, then the body
+    response_head: bytes  # status line and header lines as received, blank line included
+    body: bytes  # the body as received (transfer coding removed, content coding kept)
     started_at: datetime
     ip_address: str | None = None
     truncated: str | None = None  # WARC-Truncated reason, e.g. "disconnect"
+
+    @property
+    def payload_digest(self) -> str:
+        return payload_digest(self.body)
 
 
 @dataclass(frozen=True, slots=True)
 class Location:
     filename: str  # final name, without the .open suffix
     offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """Where a response (or revisit) record went, and what a later revisit refers to."""
+
+    filename: str
+    offset: int
+    record_id: str
+    date: str  # WARC-Date
+    uri: str
+    revisit: bool
+
+
+def payload_digest(body: bytes) -> str:
+    """WARC-Payload-Digest as warcio writes it: base32 SHA-1."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
 
 
 class RecordWriter(WARCWriter):
@@ -97,17 +121,32 @@ class RotatingWarcWriter:
         self._writer: RecordWriter | None = None
         self.closed_files: list[Path] = []
 
-    def write_exchange(self, exchange: Exchange) -> Location:
+    def write_exchange(self, exchange: Exchange, refers_to: Capture | None = None) -> Capture:
+        """A response record (a revisit when ``refers_to`` holds the same payload), then
+        its request record, in the same file."""
         writer, out = self._current()
         date = writer.warc_date(exchange.started_at)
         extra = {"WARC-IP-Address": exchange.ip_address, "WARC-Truncated": exchange.truncated}
-        response = writer.create_warc_record(
-            exchange.url,
-            "response",
-            payload=BytesIO(exchange.response),
-            length=len(exchange.response),
-            warc_headers_dict=_headers(date, extra),
-        )
+        if refers_to is None:
+            block = exchange.response_head + exchange.body
+            response = writer.create_warc_record(
+                exchange.url,
+                "response",
+                payload=BytesIO(block),
+                length=len(block),
+                warc_headers_dict=_headers(date, extra),
+            )
+            _keep_head_as_received(response, block)
+        else:
+            extra["WARC-Refers-To"] = refers_to.record_id
+            response = writer.create_revisit_record(
+                exchange.url,
+                exchange.payload_digest,
+                refers_to.uri,
+                refers_to.date,
+                http_headers=_verbatim_head(exchange.response_head),
+                warc_headers_dict=_headers(date, extra),
+            )
         request = writer.create_warc_record(
             exchange.url,
             "request",
@@ -115,18 +154,18 @@ class RotatingWarcWriter:
             length=len(exchange.request),
             warc_headers_dict=_headers(date, {}),
         )
-        _keep_head_as_received(response, exchange.response)
         _keep_head_as_received(request, exchange.request)
         offset = out.tell()
         writer.write_record(response)
-        request.rec_headers.add_header(
-            "WARC-Concurrent-To", response.rec_headers.get_header("WARC-Record-ID")
-        )
+        record_id = response.rec_headers.get_header("WARC-Record-ID")
+        request.rec_headers.add_header("WARC-Concurrent-To", record_id)
         writer.write_record(request)
-        location = Location(self._final_name(), offset)
+        capture = Capture(
+            self._final_name(), offset, record_id, date, exchange.url, refers_to is not None
+        )
         if out.tell() >= self.max_size:
             self.close()
-        return location
+        return capture
 
     def write_metadata(self, crawl_id: str, fields: dict) -> Location:
         """A JSON metadata record, e.g. the crawl summary written at the end of a crawl."""
@@ -195,6 +234,13 @@ def _keep_head_as_received(record: ArcWarcRecord, block: bytes) -> None:
     head = _VerbatimHead(parsed.statusline, parsed.headers, parsed.protocol, parsed.total_len)
     head.headers_buff = block[: len(block) - record.payload_length]
     record.http_headers = head
+
+
+def _verbatim_head(head: bytes) -> _VerbatimHead:
+    parsed = StatusAndHeadersParser(["HTTP/1.0", "HTTP/1.1"], verify=False).parse(BytesIO(head))
+    verbatim = _VerbatimHead(parsed.statusline, parsed.headers, parsed.protocol, len(head))
+    verbatim.headers_buff = head
+    return verbatim
 
 
 def _headers(date: str, extra: dict[str, str | None]) -> dict[str, str]:

@@ -20,7 +20,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
-from archive.writer import Exchange, RotatingWarcWriter, utc_now
+from archive.catalog import CATALOG_NAME, Catalog
+from archive.writer import Capture, Exchange, RotatingWarcWriter, utc_now
 from crawler.handler import RAW_META_KEY
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class WarcRecorderMiddleware:
         return mw
 
     def spider_opened(self, spider: Spider) -> None:
+        catalog = Path(self.crawler.settings.get("WIKI_OUT_DIR"), CATALOG_NAME)
+        self.payloads = PayloadIndex(catalog if catalog.exists() else None)
         # The warcinfo names the site and crawl id, which the spider knows.
         settings = self.crawler.settings
         self.writer = RotatingWarcWriter(
@@ -66,11 +69,17 @@ class WarcRecorderMiddleware:
             logger.warning("Not archived (no raw exchange from the downloader): %s", response.url)
             self.stats.inc_value("warc/skipped_no_raw")
             return response
-        location = self.writer.write_exchange(exchange_of(request, response, raw))
-        request.meta[LOCATION_META_KEY] = location
+        exchange = exchange_of(request, response, raw)
+        digest = exchange.payload_digest if exchange.body else None
+        earlier = self.payloads.get(digest) if digest else None
+        capture = self.writer.write_exchange(exchange, refers_to=earlier)
+        if digest and earlier is None:
+            self.payloads.remember(digest, capture)
+        request.meta[LOCATION_META_KEY] = capture
         self.stats.inc_value("warc/records", 2)
         self.stats.inc_value("warc/exchanges")
-        self.stats.inc_value("warc/bytes", len(raw[1]) + len(response.body))
+        self.stats.inc_value("warc/revisits" if earlier else "warc/responses")
+        self.stats.inc_value("warc/bytes", len(exchange.response_head) + len(exchange.body))
         return response
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
@@ -78,6 +87,7 @@ class WarcRecorderMiddleware:
         if summary is not None:
             self.writer.write_metadata(spider.crawl_id, summary(reason))
         self.writer.close()
+        self.payloads.close()
         self.stats.set_value("warc/files", [p.name for p in self.writer.closed_files])
 
 
@@ -90,11 +100,41 @@ def exchange_of(request: Request, response: Response, raw: tuple[bytes, bytes]) 
     return Exchange(
         url=request.url,
         request=sent,
-        response=dechunked_head(head, len(response.body)) + response.body,
+        response_head=dechunked_head(head, len(response.body)),
+        body=response.body,
         started_at=utc_now() - timedelta(seconds=latency),
         ip_address=str(response.ip_address) if response.ip_address else None,
         truncated=truncated,
     )
+
+
+class PayloadIndex:
+    """Payloads archived before, so an identical one becomes a revisit record.
+
+    Earlier crawls are looked up in the catalog; this crawl's are kept in memory.
+    """
+
+    def __init__(self, catalog_path: Path | None):
+        self.catalog = Catalog(catalog_path, readonly=True) if catalog_path else None
+        self.seen: dict[str, Capture] = {}
+
+    def get(self, digest: str) -> Capture | None:
+        if digest in self.seen:
+            return self.seen[digest]
+        row = self.catalog.payload(digest) if self.catalog else None
+        if row is None:
+            return None
+        return Capture(
+            row["warc_filename"], row["warc_offset"], row["record_id"], row["date"], row["uri"],
+            False,
+        )
+
+    def remember(self, digest: str, capture: Capture) -> None:
+        self.seen[digest] = capture
+
+    def close(self) -> None:
+        if self.catalog:
+            self.catalog.close()
 
 
 def dechunked_head(head: bytes, body_length: int) -> bytes:

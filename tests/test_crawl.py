@@ -70,7 +70,8 @@ def warc_records(out: Path):
 
 def test_summary_printed(crawl, expected):
     _, result = crawl
-    assert re.search(rf"Crawl \S+ \(full\): {len(expected)} pages, \d+ requests, 0 errors", result.stdout)
+    pattern = rf"Crawl \S+ \(full\): {len(expected)} pages, \d+ requests, 0 errors"
+    assert re.search(pattern, result.stdout)
     assert "WARC files: wikiarchive-" in result.stdout
 
 

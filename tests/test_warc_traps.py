@@ -53,6 +53,8 @@ PAGE = "<!DOCTYPE html><html><body><p>Gray matter, white matter: ÿ α</p></body
 GZ_PLAIN = (PAGE * 40).encode()
 GZ_BODY = gzip.compress(GZ_PLAIN, mtime=0)
 CHUNKED_PAYLOAD = b"<html>" + b"0123456789abcdef" * 20 + b"</html>"
+# A payload of its own: an identical one would be archived as a revisit record.
+STALE_LENGTH_PAYLOAD = b"<html>" + b"fedcba9876543210" * 20 + b"</html>"
 CHUNKED_GZ_PLAIN = b"<html>" + b"compressed and chunked " * 30 + b"</html>"
 CHUNKED_GZ_BODY = gzip.compress(CHUNKED_GZ_PLAIN, mtime=0)
 ALL_BYTES = bytes(range(256))
@@ -128,7 +130,7 @@ RESPONSES: dict[str, bytes] = {
     "/chunked/with-length": http(
         "HTTP/1.1 200 OK",
         [("Content-Length", "999"), ("Transfer-Encoding", "chunked")],
-        chunked(CHUNKED_PAYLOAD, (7, len(CHUNKED_PAYLOAD) - 7)),
+        chunked(STALE_LENGTH_PAYLOAD, (7, len(STALE_LENGTH_PAYLOAD) - 7)),
     ),
     "/status/299": http("HTTP/1.1 299 Quite Fine", [("Content-Length", "2")], b"ok"),
     "/status/404": http(
@@ -449,7 +451,7 @@ def test_content_length_and_connection_kept(main_crawl, connection):
     [
         ("/chunked", CHUNKED_PAYLOAD, CHUNKED_PAYLOAD),
         ("/chunked/gzip", CHUNKED_GZ_BODY, CHUNKED_GZ_PLAIN),
-        ("/chunked/with-length", CHUNKED_PAYLOAD, CHUNKED_PAYLOAD),
+        ("/chunked/with-length", STALE_LENGTH_PAYLOAD, STALE_LENGTH_PAYLOAD),
     ],
     ids=["plain", "gzip", "with-length"],
 )

@@ -19,7 +19,7 @@ HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nSet-Cookie: a=1\r\nSet-Co
 def exchange(n: int = 0, body: bytes = b"<html>x</html>") -> Exchange:
     url = f"http://127.0.0.1:9/wiki/doku.php?id=%CE%B1-page{n}"
     request = f"GET /wiki/doku.php?id=%CE%B1-page{n} HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n"
-    return Exchange(url, request.encode(), HEAD + body, WHEN, ip_address="127.0.0.1")
+    return Exchange(url, request.encode(), HEAD, body, WHEN, ip_address="127.0.0.1")
 
 
 def fixed_writer(directory, **kwargs) -> RotatingWarcWriter:
@@ -136,3 +136,31 @@ def test_dechunked_head_keeps_original_header():
 
 def test_dechunked_head_leaves_plain_heads_alone():
     assert dechunked_head(HEAD, 3) == HEAD
+
+
+def test_revisit_record_refers_to_the_original(tmp_path):
+    writer = fixed_writer(tmp_path)
+    first = writer.write_exchange(exchange(body=b"same payload"))
+    again = exchange(body=b"same payload")
+    second = writer.write_exchange(again, refers_to=first)
+    writer.close()
+    assert not first.revisit and second.revisit
+    (_, response, _, revisit, request) = records(tmp_path / first.filename)
+    assert revisit[0] == "revisit"
+    headers = revisit[1]
+    assert headers.get_header("WARC-Profile").endswith("/revisit/identical-payload-digest")
+    assert headers.get_header("WARC-Refers-To") == first.record_id
+    assert headers.get_header("WARC-Refers-To-Target-URI") == first.uri
+    assert headers.get_header("WARC-Refers-To-Date") == first.date
+    assert headers.get_header("WARC-Payload-Digest") == response[1].get_header(
+        "WARC-Payload-Digest"
+    )
+    assert headers.get_header("WARC-Payload-Digest") == again.payload_digest
+    assert revisit[2].statusline.startswith("200")  # the HTTP head is kept
+    assert request[1].get_header("WARC-Concurrent-To") == second.record_id
+    result = subprocess.run(
+        [sys.executable, "-m", "warcio.cli", "check", str(tmp_path / first.filename)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout
