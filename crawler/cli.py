@@ -162,6 +162,53 @@ def export(out_dir: Path, date_format: str | None) -> None:
     click.echo(result.render(out_dir / "tables"))
 
 
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--since", metavar="CRAWL_ID", help="Changes in every crawl after this one.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "csv", "json"]),
+    default="text",
+    show_default=True,
+    help="Readable summary, or rows for other tools.",
+)
+@click.option("--diff", "diff_page", metavar="PAGE_ID", help="Show a unified diff of one page.")
+@click.option(
+    "--crawl", "crawl_id", metavar="CRAWL_ID", help="With --diff: its change in this crawl."
+)
+def changes(
+    out_dir: Path, since: str | None, output: str, diff_page: str | None, crawl_id: str | None
+) -> None:
+    """What changed in OUT_DIR's wiki: by default, in its latest crawl."""
+    from archive.catalog import CATALOG_NAME, Catalog, CatalogError
+    from exports.reports import (
+        ReportError,
+        change_rows,
+        page_diff,
+        render_csv,
+        render_json,
+        render_text,
+    )
+
+    path = out_dir / CATALOG_NAME
+    if not path.exists():
+        raise click.ClickException(f"{path} does not exist: crawl first (or run export)")
+    try:
+        if diff_page:
+            click.echo(page_diff(out_dir, diff_page, crawl_id) or "No text difference.", nl=False)
+            return
+        catalog = Catalog(path, readonly=True)
+        try:
+            rows = change_rows(catalog, since)
+        finally:
+            catalog.close()
+    except (ReportError, CatalogError) as exc:
+        raise click.ClickException(str(exc)) from None
+    render = {"text": render_text, "csv": render_csv, "json": render_json}[output]
+    click.echo(render(rows))
+
+
 def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
     """Turn CLI options into Scrapy settings."""
     settings: dict[str, Any] = {

@@ -6,6 +6,10 @@ crawl again; crawl once more without edits; then a --full recrawl.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
 import subprocess
 import sys
 import time
@@ -227,3 +231,28 @@ def test_crawls_table_and_export_from_warcs_alone(history, tmp_path):
             assert (tmp_path / "tables" / f"{name}.{ext}").read_bytes() == (
                 out / "tables" / f"{name}.{ext}"
             ).read_bytes(), (name, ext)
+
+
+def test_changes_command(history):
+    out, ids = str(history["out"]), history["ids"]
+    text = wikiarchive("changes", out, "--since", ids[0])
+    assert text.returncode == 0, text.stderr
+    assert f"Crawl {ids[1]} (since {ids[0]}): 2 added, 1 removed, 3 modified" in text.stdout
+    assert re.search(rf"modified +{TYPO_FIX} +text \+1/-1 chars", text.stdout)
+    assert re.search(rf"modified +{GAINS_FOOTNOTE} +footnotes \+1/-0", text.stdout)
+    latest = wikiarchive("changes", out)  # the latest crawl (a no-op full recrawl)
+    assert latest.returncode == 0 and latest.stdout.strip() == "No changes."
+    as_csv = wikiarchive("changes", out, "--since", ids[0], "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(as_csv)))
+    assert {r["page_id"] for r in rows} == {GAINS_FOOTNOTE, BODY_EDIT, TYPO_FIX, *ADDED, DELETED}
+    assert {r["to_crawl_id"] for r in rows} == {ids[1]}
+    as_json = json.loads(
+        wikiarchive("changes", out, "--since", ids[0], "--format", "json").stdout
+    )
+    assert sorted(r["page_id"] for r in as_json) == sorted(r["page_id"] for r in rows)
+    diff = wikiarchive("changes", out, "--diff", BODY_EDIT)
+    assert diff.returncode == 0, diff.stderr
+    assert f"--- {BODY_EDIT} (before)" in diff.stdout
+    assert "+Targeted temperature management is debated." in diff.stdout
+    unknown = wikiarchive("changes", out, "--since", "no-such-crawl")
+    assert unknown.returncode == 1 and unknown.stderr.startswith("Error: no crawl")
