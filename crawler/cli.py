@@ -145,6 +145,7 @@ def export(out_dir: Path, date_format: str | None) -> None:
     check_date_format(date_format)
     from archive.catalog import CatalogError
     from archive.reader import ArchiveError
+    from archive.recover import recover_open_files
     from crawler.run import Busy, locked
     from exports.export import export_tables
 
@@ -154,6 +155,7 @@ def export(out_dir: Path, date_format: str | None) -> None:
     ensure_writable(out_dir)
     try:
         with locked(out_dir):
+            recover_open_files(warc_dir)
             result = export_tables(out_dir, date_format=date_format)
     except Busy as exc:
         raise Failure(str(exc), EXIT_BUSY) from None

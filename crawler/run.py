@@ -13,11 +13,11 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from archive.catalog import CATALOG_NAME, Catalog
-from archive.reader import warc_files
+from archive.recover import recover_open_files
 from crawler import settings as default_settings
 from crawler.spiders.wiki import WikiSpider
 from exports.export import ExportResult, write_tables
-from exports.history import Replayer, crawl_files, rebuild_catalog
+from exports.history import Replayer, crawl_files, sync_catalog
 
 LOCK_NAME = ".wikiarchive.lock"
 
@@ -78,16 +78,17 @@ def locked(out_dir: Path) -> Iterator[None]:
         lock.release()
 
 
-def ensure_catalog(out_dir: Path) -> None:
-    """A lost catalog is rebuilt from the WARC files before anything relies on it."""
-    if not (out_dir / CATALOG_NAME).exists() and warc_files(out_dir / "warc"):
-        rebuild_catalog(out_dir)
+def prepare(out_dir: Path) -> None:
+    """Before a run relies on the archive: WARC files a killed run left open are
+    recovered, and the catalog is brought up to the WARC files (rebuilt if lost)."""
+    recover_open_files(out_dir / "warc")
+    sync_catalog(out_dir)
 
 
 def run_crawl(overrides: dict[str, Any], out_dir: Path) -> CrawlSummary:
     out_dir = Path(out_dir)
     with locked(out_dir):
-        ensure_catalog(out_dir)
+        prepare(out_dir)
         process = CrawlerProcess(project_settings(overrides))
         crawler = process.create_crawler(WikiSpider)
         process.crawl(crawler)

@@ -20,6 +20,7 @@ from archive.reader import (
     iter_warcinfos,
     read_capture,
     read_warcinfo,
+    warc_files,
 )
 from crawler.dokuwiki import page_id_from_url
 from crawler.parse import Page, parse_page
@@ -182,6 +183,26 @@ def rebuild_catalog(out_dir: Path, *, date_format: str | None = None) -> Path:
         catalog.close()
     os.replace(scratch, target)
     return target
+
+
+def sync_catalog(out_dir: Path) -> None:
+    """Bring the catalog up to the closed WARC files: rebuilt when missing, and any
+    crawl it lacks (one recovered after a kill) ingested in order."""
+    out_dir = Path(out_dir)
+    path = out_dir / CATALOG_NAME
+    if not path.exists():
+        if warc_files(out_dir / "warc"):
+            rebuild_catalog(out_dir)
+        return
+    catalog = Catalog(path)
+    try:
+        known = {row["crawl_id"] for row in catalog.crawls()}
+        replayer = Replayer(catalog, out_dir / "warc")
+        for crawl_id, files in crawl_files(out_dir / "warc").items():
+            if crawl_id not in known:
+                replayer.ingest(crawl_id, files)
+    finally:
+        catalog.close()
 
 
 def _summary_from_warcinfo(path: Path) -> dict:

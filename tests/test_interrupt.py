@@ -1,0 +1,117 @@
+"""Safe to schedule: one run at a time, and a killed crawl loses nothing already archived."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from corpus_expect import expected_by_id
+from filelock import FileLock
+from test_crawl import FAST, wikiarchive
+
+from archive.recover import recover_file
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.glob("*.warc.gz")}
+
+
+def crawl_rows(out: Path) -> list[tuple]:
+    with sqlite3.connect(out / "catalog.sqlite") as db:
+        return db.execute("SELECT crawl_id, outcome FROM crawls ORDER BY seq").fetchall()
+
+
+def warcio_check(folder: Path) -> subprocess.CompletedProcess:
+    files = sorted(map(str, folder.glob("*.warc.gz")))
+    return subprocess.run(
+        [sys.executable, "-m", "warcio.cli", "check", *files], capture_output=True, text=True
+    )
+
+
+def test_second_run_on_the_same_folder_is_refused(wiki, tmp_path):
+    out = tmp_path / "out"
+    (out / "warc").mkdir(parents=True)
+    with FileLock(out / ".wikiarchive.lock"):
+        result = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
+        export = wikiarchive("export", str(out))
+    assert result.returncode == 4
+    assert result.stderr.strip() == f"Error: another wikiarchive run is using {out}"
+    assert export.returncode == 4
+    assert not list((out / "warc").iterdir())
+
+
+def test_killed_crawl_leaves_the_archive_intact_and_the_next_run_completes(wiki, tmp_path):
+    out = tmp_path / "out"
+    first = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
+    assert first.returncode == 0, first.stderr
+    before_files, before_crawls = digests(out / "warc"), crawl_rows(out)
+
+    slow = [*FAST, "--delay", "0.05", "--full"]  # the last --delay wins
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "crawl", wiki.base_url, "--out", str(out), *slow],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        open_files = list((out / "warc").glob("*.open"))
+        if open_files and open_files[0].stat().st_size > 20_000:
+            break
+        time.sleep(0.05)
+    else:
+        process.kill()
+        pytest.fail("the crawl never got going")
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+    # Earlier WARC files and the catalog are untouched; the killed crawl's file is still open.
+    assert digests(out / "warc") == before_files
+    assert crawl_rows(out) == before_crawls
+    assert list((out / "warc").glob("*.open"))
+
+    again = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
+    assert again.returncode == 0, again.stderr
+    assert "Recovered" in again.stderr
+    assert not list((out / "warc").glob("*.open"))
+    outcomes = [outcome for _, outcome in crawl_rows(out)]
+    assert outcomes == ["finished", "interrupted", "finished"]
+    check = warcio_check(out / "warc")
+    assert check.returncode == 0, check.stdout
+    pages = pd.read_parquet(out / "tables" / "pages.parquet")
+    assert sorted(pages.page_id) == sorted(expected_by_id())
+
+
+@pytest.mark.parametrize("cut", [1, 3, 0.5, 0.9])
+def test_recovery_cuts_the_torn_tail(wiki, tmp_path_factory, cut):
+    out = tmp_path_factory.getbasetemp() / "recovery-source"
+    if not out.exists():
+        result = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
+        assert result.returncode == 0, result.stderr
+    source = next((out / "warc").glob("*.warc.gz")).read_bytes()
+    size = int(len(source) * cut) if isinstance(cut, float) else len(source) - cut
+    torn = tmp_path_factory.mktemp("torn") / "wikiarchive-x-00000.warc.gz.open"
+    torn.write_bytes(source[:size])
+    result = recover_file(torn)
+    assert result.path.name == "wikiarchive-x-00000.warc.gz"
+    assert 0 < result.captures
+    assert result.cut_bytes > 0
+    kept = result.path.read_bytes()
+    assert source.startswith(kept)
+    assert warcio_check(result.path.parent).returncode == 0
+    assert subprocess.run(["gzip", "-t", str(result.path)]).returncode == 0
+
+
+def test_unreadable_open_file_is_set_aside_not_deleted(tmp_path):
+    torn = tmp_path / "wikiarchive-y-00000.warc.gz.open"
+    torn.write_bytes(b"\x1f\x8b\x08garbage")
+    result = recover_file(torn)
+    assert result.path.name.endswith(".damaged")
+    assert result.path.read_bytes() == b"\x1f\x8b\x08garbage"
