@@ -21,6 +21,13 @@ BLOCK_LIMIT = 5_000
 # Character-level matching runs only on short replaced runs of words (typos, small edits);
 # longer runs are counted word by word, which is already precise enough.
 CHAR_LIMIT = 400
+# Above this many pairs of equal tokens (old x new) difflib slows down quadratically; see
+# _matcher for what happens then.
+PAIR_BUDGET = 200_000
+
+# A line with the newlines that follow it (or leading newlines alone): blank lines between
+# paragraphs ride with their paragraph instead of being thousands of identical tokens.
+_LINE = re.compile(r"\n+|[^\n]+\n*")
 
 # A word with the whitespace that follows it (or leading whitespace alone): attaching the
 # whitespace keeps tokens distinct, so difflib does not anchor on thousands of lone spaces,
@@ -166,9 +173,7 @@ def body_delta(old: str, new: str) -> Delta:
     """
     if old == new:
         return 0, 0
-    return _token_delta(
-        old.splitlines(keepends=True), new.splitlines(keepends=True), _block_delta
-    )
+    return _token_delta(_LINE.findall(old), _LINE.findall(new), _block_delta)
 
 
 def _block_delta(old: str, new: str) -> Delta:
@@ -198,21 +203,69 @@ def _char_delta(old: str, new: str) -> Delta:
 def _token_delta(
     old: Sequence[str], new: Sequence[str], refine: Callable[[str, str], Delta]
 ) -> Delta:
-    """Diff two token lists; inserted/deleted tokens count whole, replaced ones via *refine*."""
+    """Diff two token lists; inserted/deleted tokens count whole, replaced ones via *refine*.
+
+    Tokens are matched on their text without trailing whitespace, so a moved line break
+    or a blank line more or less counts as the few whitespace characters it is.
+    """
     old, new = _trim_tokens(old, new)
+    if not old or not new:
+        return _length(new), _length(old)
+    old_keys = [token.rstrip() for token in old]
+    new_keys = [token.rstrip() for token in new]
+    matcher = _matcher(old_keys, new_keys)
+    if matcher is None:
+        return _length(new), _length(old)
     added = removed = 0
-    # autojunk off: it would treat frequent tokens (blank lines, common words) as junk and
-    # report them as replaced although they are unchanged.
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        gone, came = old[i1:i2], new[j1:j2]
         if tag == "equal":
-            continue
-        gone = "".join(old[i1:i2])
-        came = "".join(new[j1:j2])
-        plus, minus = refine(gone, came) if tag == "replace" else (len(came), len(gone))
+            plus, minus = _whitespace_delta(gone, came)
+        elif tag == "replace":
+            plus, minus = refine("".join(gone), "".join(came))
+        else:
+            plus, minus = _length(came), _length(gone)
         added += plus
         removed += minus
     return added, removed
+
+
+def _whitespace_delta(old: Sequence[str], new: Sequence[str]) -> Delta:
+    """Changes in the trailing whitespace of tokens that match."""
+    added = removed = 0
+    for before, after in zip(old, new, strict=True):
+        if before != after:
+            plus, minus = _char_delta(before, after)
+            added += plus
+            removed += minus
+    return added, removed
+
+
+def _matcher(old: list[str], new: list[str]) -> difflib.SequenceMatcher | None:
+    """A SequenceMatcher that stays fast on these keys, or None when none would.
+
+    difflib's work grows with the pairs of equal tokens (old x new). Exact matching
+    (autojunk off) is preferred, because autojunk reports frequent tokens (common words,
+    repeated lines) as replaced although they are unchanged; that only costs a little more
+    refining, so it is the fallback when exact matching would be too slow.
+    """
+    old_counts, new_counts = Counter(old), Counter(new)
+    if _pairs(old_counts, new_counts) <= PAIR_BUDGET:
+        return difflib.SequenceMatcher(None, old, new, autojunk=False)
+    if len(new) >= 200:  # difflib's own rule: only then are popular tokens ignored
+        popular = len(new) // 100 + 1
+        rare = Counter({key: n for key, n in new_counts.items() if n <= popular})
+        if _pairs(old_counts, rare) <= PAIR_BUDGET:
+            return difflib.SequenceMatcher(None, old, new, autojunk=True)
+    return None
+
+
+def _pairs(old: Counter[str], new: Counter[str]) -> int:
+    return sum(n * new[key] for key, n in old.items() if key in new)
+
+
+def _length(tokens: Sequence[str]) -> int:
+    return sum(map(len, tokens))
 
 
 def _trim_tokens(old: Sequence[str], new: Sequence[str]) -> tuple[Sequence[str], Sequence[str]]:
