@@ -30,7 +30,8 @@ CREATE TABLE crawls (
     requests INTEGER,
     errors INTEGER,
     failed_pages TEXT NOT NULL DEFAULT '[]',
-    feed_date TEXT
+    feed_last_modified TEXT,
+    feed_etag TEXT
 );
 CREATE TABLE page_versions (
     version_id INTEGER PRIMARY KEY,
@@ -101,7 +102,10 @@ class PreviousCrawl:
 
     crawl_id: str
     started_at: str  # the crawler's clock
-    feed_date: str | None  # the wiki's clock when it served the previous crawl its feed
+    # The feed as the previous crawl got it: its validators for a conditional request, and
+    # its Last-Modified (the wiki's clock) as the point from which edits are new.
+    feed_last_modified: str | None
+    feed_etag: str | None
     present_pages: frozenset[str]
     failed_pages: frozenset[str]
 
@@ -170,7 +174,7 @@ class Catalog:
         )
         self.db.execute(
             "UPDATE crawls SET finished_at = ?, outcome = ?, pages = ?, requests = ?, errors = ?,"
-            " failed_pages = ?, feed_date = ? WHERE crawl_id = ?",
+            " failed_pages = ?, feed_last_modified = ?, feed_etag = ? WHERE crawl_id = ?",
             (
                 summary.get("finished_at"),
                 summary.get("finish_reason") or "interrupted",
@@ -178,7 +182,8 @@ class Catalog:
                 summary.get("requests"),
                 summary.get("errors"),
                 json.dumps(sorted(summary.get("failed_pages", []))),
-                summary.get("feed_date"),
+                summary.get("feed_last_modified"),
+                summary.get("feed_etag"),
                 summary["crawl_id"],
             ),
         )
@@ -202,7 +207,8 @@ class Catalog:
     def previous_crawl(self, site: str) -> PreviousCrawl | None:
         row = self.db.execute(
             # Only a crawl that ran to its end vouches for every change before it.
-            "SELECT crawl_id, started_at, feed_date, failed_pages FROM crawls WHERE site = ?"
+            "SELECT crawl_id, started_at, feed_last_modified, feed_etag, failed_pages"
+            " FROM crawls WHERE site = ?"
             " AND outcome = 'finished' ORDER BY seq DESC LIMIT 1",
             (site,),
         ).fetchone()
@@ -212,7 +218,8 @@ class Catalog:
         return PreviousCrawl(
             crawl_id=row["crawl_id"],
             started_at=row["started_at"],
-            feed_date=row["feed_date"],
+            feed_last_modified=row["feed_last_modified"],
+            feed_etag=row["feed_etag"],
             present_pages=frozenset(r[0] for r in present),
             failed_pages=frozenset(json.loads(row["failed_pages"])),
         )

@@ -28,6 +28,7 @@ class FeedItem:
 class Feed:
     items: tuple[FeedItem, ...]
     requested: int  # the feed's num=: fewer items means the changelog ran out
+    unchanged: bool = False  # 304 Not Modified: no change since the previous crawl's feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ def feed_covers(feed: Feed, since: datetime, now: datetime, recent_days: float) 
     An item at or before ``since`` proves the changelog reaches back far enough. A
     short feed holds the whole changelog, which DokuWiki trims to ``recent_days``.
     """
-    if any(item.date < since for item in feed.items):
+    if feed.unchanged or any(item.date < since for item in feed.items):
         return True
     return len(feed.items) < feed.requested and since >= now - timedelta(days=recent_days)
 

@@ -13,7 +13,8 @@ import re
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -191,8 +192,36 @@ def test_page_versions_hold_both_versions_of_modified_pages(history):
     assert len(unchanged) == 1
 
 
+def feed_exchanges(out: Path, crawl_id: str) -> list[tuple]:
+    """(request headers, response status, response headers) of a crawl's feed requests."""
+    found, requests = {}, {}
+    for path in files_of(out, crawl_id):
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+                if "/feed.php" not in uri:
+                    continue
+                if record.rec_type == "request":
+                    key = record.rec_headers.get_header("WARC-Concurrent-To")
+                    requests[key] = record.http_headers
+                else:
+                    found[record.rec_headers.get_header("WARC-Record-ID")] = record.http_headers
+    return [
+        (requests[key], int(head.get_statuscode()), head) for key, head in found.items()
+    ]
+
+
 def test_third_crawl_without_edits_fetches_no_article(history):
     assert article_requests(history["out"], history["ids"][2]) == []
+    # The feed was asked conditionally and answered 304 Not Modified.
+    ((sent, status, got),) = feed_exchanges(history["out"], history["ids"][2])
+    assert sent.get_header("If-None-Match") and sent.get_header("If-Modified-Since")
+    if status != 304:
+        # DokuWiki dates a fresh feed by the clock before writing its cache file and a
+        # cached one by that file: when the two straddle a second, the validators differ.
+        earlier = parsedate_to_datetime(sent.get_header("If-Modified-Since"))
+        later = parsedate_to_datetime(got.get_header("Last-Modified"))
+        assert (status, later - earlier) == (200, timedelta(seconds=1))
     changes = table(history["out"], "changes")
     assert not (changes.to_crawl_id == history["ids"][2]).any()
 

@@ -517,7 +517,8 @@ class DokuWikiBed:
         # files carry past dates. Touching local.php invalidates every cache; set it one
         # second in the future because DokuWiki compares whole seconds and a page rendered
         # in this very second would otherwise still count as fresh.
-        stamp = max(time.time() + 1, self._last_conf_touch + 1)
+        # (never further: a stamp far ahead would disable every cache, feeds included)
+        stamp = max(time.time() + 1, self._last_conf_touch)
         self._last_conf_touch = stamp
         os.utime(self.conf_dir / "local.php", (stamp, stamp))
 

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -80,7 +80,9 @@ class WikiSpider(scrapy.Spider):
         # Incremental crawls gather what the wiki says before deciding what to fetch.
         self.listing: set[str] | None = set()
         self.feed: Feed | None = None
-        self.feed_date: datetime | None = None
+        # Validators of the newest feed seen, handed on to the next crawl.
+        self.feed_last_modified = previous.feed_last_modified if previous else None
+        self.feed_etag = previous.feed_etag if previous else None
         self.planned = False
 
     @classmethod
@@ -115,7 +117,7 @@ class WikiSpider(scrapy.Spider):
                 f"(HTTP {response.status}, no DokuWiki page at {response.url})"
             )
         self.is_wiki = True
-        # The feed's Date is the wiki's own clock: the next crawl asks for changes since.
+        # The feed's Last-Modified is the wiki's own clock: the next crawl starts from it.
         yield self._feed_request()
         if "index" in self.discovery:
             yield self._index_request(namespace="")
@@ -167,13 +169,22 @@ class WikiSpider(scrapy.Spider):
                 yield from self._follow(page_id)
 
     def parse_feed(self, response: Response) -> None:
-        served = response.headers.get("Date")
-        with suppress(TypeError, ValueError):
-            self.feed_date = parsedate_to_datetime(served.decode("latin-1"))
+        if response.status == 304:
+            self.feed = Feed((), self._feed_items(), unchanged=True)
+            return
+        if response.status != 200:
+            self.logger.warning("No recent-changes feed: HTTP %d", response.status)
+            return
         try:
             self.feed = parse_feed(response.body, site=self.site, requested=self._feed_items())
         except ValueError as exc:
             self.logger.warning("%s: %s", response.url, exc)
+            return
+        modified = response.headers.get("Last-Modified") or response.headers.get("Date")
+        with suppress(TypeError, ValueError):
+            self.feed_last_modified = parsedate_to_datetime(modified.decode("latin-1")).isoformat()
+        etag = response.headers.get("ETag")
+        self.feed_etag = etag.decode("latin-1") if etag else None
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request
@@ -240,7 +251,8 @@ class WikiSpider(scrapy.Spider):
             + stats.get_value("spider_exceptions/count", 0),
             "failed_pages": sorted(self.failed),
             "plan": stats.get_value("wiki/plan_reason"),
-            "feed_date": self.feed_date.isoformat() if self.feed_date else None,
+            "feed_last_modified": self.feed_last_modified,
+            "feed_etag": self.feed_etag,
         }
 
     # ---- requests
@@ -283,13 +295,23 @@ class WikiSpider(scrapy.Spider):
             "linkto": "current",
             "content": "abstract",
             "view": "pages",
-            "purge": 1,  # DokuWiki caches feeds for minutes; a cached one may miss edits
         }
+        # DokuWiki answers a conditional request for its feed; 304 means no change since
+        # the previous crawl's feed. A cached feed may lag a few minutes behind the wiki,
+        # which is safe: the next crawl starts from this feed's Last-Modified.
+        headers = {}
+        if self.previous and self.previous.feed_etag:
+            headers["If-None-Match"] = self.previous.feed_etag
+        if self.previous and self.previous.feed_last_modified:
+            modified = datetime.fromisoformat(self.previous.feed_last_modified)
+            headers["If-Modified-Since"] = format_datetime(modified, usegmt=True)
         return scrapy.Request(
             self.site + "feed.php?" + urlencode(query),
+            headers=headers,
             callback=self.parse_feed,
             errback=self.on_error,
             priority=1,
+            meta={"handle_httpstatus_all": True},
         )
 
     def _feed_items(self) -> int:
@@ -297,8 +319,8 @@ class WikiSpider(scrapy.Spider):
 
     def _since(self) -> datetime:
         """From when on edits count as new: the wiki's clock if known, else ours with a margin."""
-        if self.previous.feed_date:
-            return datetime.fromisoformat(self.previous.feed_date)
+        if self.previous.feed_last_modified:
+            return datetime.fromisoformat(self.previous.feed_last_modified)
         margin = self.crawler.settings.getfloat("WIKI_CHANGE_MARGIN")
         return datetime.fromisoformat(self.previous.started_at) - timedelta(seconds=margin)
 
