@@ -212,3 +212,32 @@ def _id_from_rewritten_path(rest: str, *, rewrite1: bool = False) -> str | None:
     # so a '/' in a served rewritten link is a namespace separator.
     raw_id = unquote(rest).replace("/", ":")
     return _id_from_raw(raw_id)
+
+
+def request_kind(url: str, site: str) -> str | None:
+    """What a URL the crawler may fetch is: article, index, sitemap, feed or robots.
+
+    None means out of scope: another host, outside the wiki's path, or any other view
+    (edit, revisions, login, media, the task runner, ...), however the crawl got there.
+    """
+    parts = urlsplit(url)
+    base = urlsplit(site)
+    if _origin(parts.scheme.lower(), parts.netloc) != _origin(base.scheme.lower(), base.netloc):
+        return None
+    if parts.path == "/robots.txt":
+        return "robots"
+    if not (parts.path or "/").startswith(base.path or "/"):
+        return None
+    if page_id_from_url(url, site) is not None:
+        return "article"
+    script = parts.path[len(base.path or "/") :]
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    if script == "feed.php":
+        return "feed"
+    if script != "doku.php":
+        return None
+    if query.get("do") == "sitemap" and set(query) == {"do"}:
+        return "sitemap"
+    if set(query) <= {"id", "do", "idx"} and (query.get("do") == "index" or "idx" in query):
+        return "index"
+    return None

@@ -37,8 +37,13 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.handler.RecordingHTTPDownloadHandler",
 }
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.scope.ScopeMiddleware": 50,
     "crawler.recorder.WarcRecorderMiddleware": 950,
 }
+
+REDIRECT_MAX_TIMES = 5  # DokuWiki redirects once at most (namespace -> its start page)
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024  # a page past this is skipped and reported
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 
 # What to crawl.
 WIKI_SITE = "https://neurosurgerywiki.com/wiki/"
@@ -51,6 +56,7 @@ WIKI_CRAWL_MODE = "auto"  # auto: incremental when OUT holds a finished crawl of
 WIKI_FEED_ITEMS = 1000  # recent changes asked of feed.php in an incremental crawl
 WIKI_RECENT_DAYS = 7  # how long the wiki keeps its changelog (DokuWiki's recent_days)
 WIKI_CHANGE_MARGIN = 600  # seconds before the previous crawl's start still checked for edits
+WIKI_SCOPE_ENABLED = True  # drop requests outside the wiki and its allowed views
 WIKI_SITEMAP_MAXSIZE = 50 * 1024 * 1024  # decompressed bytes
 
 # How to archive it.

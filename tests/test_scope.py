@@ -1,0 +1,65 @@
+"""Requests stay inside the wiki and its allowed views, redirects included."""
+
+from __future__ import annotations
+
+from collections import Counter
+from types import SimpleNamespace
+
+import pytest
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
+
+from crawler.dokuwiki import request_kind
+from crawler.scope import ScopeMiddleware
+
+SITE = "http://127.0.0.1:9/wiki/"
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("http://127.0.0.1:9/robots.txt", "robots"),
+        ("http://127.0.0.1:9/wiki/doku.php?id=spine:disc_herniation", "article"),
+        ("http://127.0.0.1:9/wiki/doku.php?id=%CE%B1-synuclein", "article"),
+        ("http://127.0.0.1:9/wiki/spine:disc_herniation", "article"),
+        ("http://127.0.0.1:9/wiki/doku.php/spine:disc_herniation", "article"),
+        ("http://127.0.0.1:9/wiki/doku.php?id=start&do=index", "index"),
+        ("http://127.0.0.1:9/wiki/doku.php?id=start&idx=spine", "index"),
+        ("http://127.0.0.1:9/wiki/doku.php?do=sitemap", "sitemap"),
+        ("http://127.0.0.1:9/wiki/feed.php?mode=recent&type=rss2", "feed"),
+        ("http://127.0.0.1:9/wiki/doku.php?id=magnesium&do=edit", None),
+        ("http://127.0.0.1:9/wiki/doku.php?id=magnesium&do=revisions", None),
+        ("http://127.0.0.1:9/wiki/doku.php?id=magnesium&rev=1717729200", None),
+        ("http://127.0.0.1:9/wiki/doku.php?id=magnesium&do=diff", None),
+        ("http://127.0.0.1:9/wiki/doku.php?id=magnesium&do=backlink", None),
+        ("http://127.0.0.1:9/wiki/doku.php?id=start&do=login", None),
+        ("http://127.0.0.1:9/wiki/doku.php?id=start&do=register", None),
+        ("http://127.0.0.1:9/wiki/doku.php?id=start&do=media", None),
+        ("http://127.0.0.1:9/wiki/doku.php?id=start&do=search&q=x", None),
+        ("http://127.0.0.1:9/wiki/doku.php?id=start&do=export_raw", None),
+        ("http://127.0.0.1:9/wiki/doku.php?id=start&do=recent", None),
+        ("http://127.0.0.1:9/wiki/lib/exe/taskrunner.php?id=start", None),
+        ("http://127.0.0.1:9/wiki/lib/exe/fetch.php?media=a.png", None),
+        ("http://127.0.0.1:9/elsewhere/doku.php?id=start", None),
+        ("http://127.0.0.1:10/wiki/doku.php?id=start", None),
+        ("https://127.0.0.1:9/wiki/doku.php?id=start", None),
+        ("http://127.0.0.2:9/wiki/doku.php?id=start", None),
+    ],
+)
+def test_request_kind(url, kind):
+    assert request_kind(url, SITE) == kind
+
+
+class Stats(Counter):
+    def inc_value(self, key: str, count: int = 1) -> None:
+        self[key] += count
+
+
+def test_middleware_drops_out_of_scope_requests_and_counts_them():
+    crawler = SimpleNamespace(spider=SimpleNamespace(site=SITE), stats=Stats())
+    mw = ScopeMiddleware(crawler)
+    assert mw.process_request(Request(SITE + "doku.php?id=magnesium")) is None
+    for url in ("http://127.0.0.2:9/wiki/doku.php?id=x", SITE + "doku.php?id=x&do=login"):
+        with pytest.raises(IgnoreRequest):
+            mw.process_request(Request(url))
+    assert crawler.stats["wiki/out_of_scope"] == 2
