@@ -71,6 +71,13 @@ CREATE TABLE changes (
     after_version_id INTEGER,
     PRIMARY KEY (to_crawl_id, page_id)
 );
+CREATE TABLE errors (
+    crawl_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    page_id TEXT,
+    error TEXT NOT NULL,
+    failed_at TEXT NOT NULL
+);
 CREATE TABLE payloads (
     digest TEXT PRIMARY KEY,
     uri TEXT NOT NULL,
@@ -187,6 +194,17 @@ class Catalog:
                 summary["crawl_id"],
             ),
         )
+
+    def add_errors(self, crawl_id: str, errors: list[dict]) -> None:
+        self.db.executemany(
+            "INSERT INTO errors VALUES (?,?,?,?,?)",
+            [(crawl_id, e["url"], e.get("page_id"), e["error"], e["failed_at"]) for e in errors],
+        )
+
+    def errors(self) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT e.* FROM errors e JOIN crawls c USING (crawl_id) ORDER BY c.seq, e.rowid"
+        ).fetchall()
 
     def crawl_seq(self, crawl_id: str) -> int | None:
         row = self.db.execute("SELECT seq FROM crawls WHERE crawl_id = ?", (crawl_id,)).fetchone()

@@ -61,6 +61,11 @@ def main() -> None:
     help="Stop scheduling articles after this many (0: no limit).",
 )
 @click.option(
+    "--excel-safe",
+    is_flag=True,
+    help="In CSV files, defuse cells a spreadsheet would run as formulas.",
+)
+@click.option(
     "--full",
     is_flag=True,
     help="Fetch every page even when OUT holds an earlier crawl of the site.",
@@ -140,7 +145,12 @@ def check_date_format(date_format: str | None) -> None:
 @main.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--date-format", help="Override the date format the crawl used.")
-def export(out_dir: Path, date_format: str | None) -> None:
+@click.option(
+    "--excel-safe",
+    is_flag=True,
+    help="In CSV files, defuse cells a spreadsheet would run as formulas.",
+)
+def export(out_dir: Path, date_format: str | None, excel_safe: bool) -> None:
     """Rebuild OUT_DIR/tables from the WARC files in OUT_DIR/warc alone."""
     check_date_format(date_format)
     from archive.catalog import CatalogError
@@ -156,7 +166,7 @@ def export(out_dir: Path, date_format: str | None) -> None:
     try:
         with locked(out_dir):
             recover_open_files(warc_dir)
-            result = export_tables(out_dir, date_format=date_format)
+            result = export_tables(out_dir, date_format=date_format, excel_safe=excel_safe)
     except Busy as exc:
         raise Failure(str(exc), EXIT_BUSY) from None
     except (ArchiveError, CatalogError) as exc:
@@ -220,6 +230,7 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
         "WIKI_DATE_FORMAT": options["date_format"],
         "WIKI_OUT_DIR": str(out_dir),
         "WIKI_CRAWL_MODE": "full" if options["full"] else "auto",
+        "WIKI_EXCEL_SAFE": options["excel_safe"],
         "WARC_MAX_SIZE": int(options["warc_max_size"] * 1_000_000),
         "LOG_LEVEL": options["log_level"].upper(),
     }

@@ -104,7 +104,7 @@ def run_crawl(overrides: dict[str, Any], out_dir: Path) -> CrawlSummary:
                 catalog.close()
         if stats.get("wiki/fatal"):
             raise CrawlError(stats["wiki/fatal"])
-        export = write_tables(out_dir)
+        export = write_tables(out_dir, excel_safe=crawler.settings.getbool("WIKI_EXCEL_SAFE"))
     return CrawlSummary(
         crawl_id=spider.crawl_id,
         mode=spider.mode,

@@ -14,6 +14,7 @@ from exports.tables import (
     change_row,
     citation_rows,
     crawl_row,
+    error_row,
     footnote_rows,
     link_rows,
     page_row,
@@ -40,18 +41,22 @@ class ExportResult:
         return "\n".join(lines)
 
 
-def export_tables(out_dir: Path, *, date_format: str | None = None) -> ExportResult:
+def export_tables(
+    out_dir: Path, *, date_format: str | None = None, excel_safe: bool = False
+) -> ExportResult:
     """Rebuild the catalog and every table of ``OUT`` from ``OUT/warc/`` alone."""
     rebuild_catalog(out_dir, date_format=date_format)
-    return write_tables(out_dir, date_format=date_format)
+    return write_tables(out_dir, date_format=date_format, excel_safe=excel_safe)
 
 
-def write_tables(out_dir: Path, *, date_format: str | None = None) -> ExportResult:
+def write_tables(
+    out_dir: Path, *, date_format: str | None = None, excel_safe: bool = False
+) -> ExportResult:
     """``OUT/tables/*.csv|parquet`` from the catalog and the captures it points at."""
     out_dir = Path(out_dir)
     catalog = Catalog(out_dir / CATALOG_NAME)
     replayer = Replayer(catalog, out_dir / "warc", date_format)
-    tables = TableSet(out_dir / "tables", SCHEMAS)
+    tables = TableSet(out_dir / "tables", SCHEMAS, excel_safe=excel_safe)
     unreadable = []
     try:
         for state in catalog.current_pages():
@@ -66,6 +71,7 @@ def write_tables(out_dir: Path, *, date_format: str | None = None) -> ExportResu
         tables["page_versions"].write(version_row(v) for v in catalog.versions())
         tables["changes"].write(change_row(c) for c in catalog.changes())
         tables["crawls"].write(crawl_row(c) for c in catalog.crawls())
+        tables["errors"].write(error_row(e) for e in catalog.errors())
     except BaseException:
         tables.abort()
         raise

@@ -62,6 +62,7 @@ class Replayer:
         summary = next(summaries, None) or _summary_from_warcinfo(files[0])
         with self.catalog.transaction():
             self.catalog.finish_crawl(summary)
+            self.catalog.add_errors(summary["crawl_id"], summary.get("error_list", []))
             before: dict[str, int | None] = {}
             after: dict[str, Page] = {}
             for ref in (r for path in files for r in iter_file_responses(path)):

@@ -131,6 +131,14 @@ CRAWLS = [
     Column("errors", pa.int64(), "Failed requests and processing errors"),
 ]
 
+ERRORS = [
+    Column("crawl_id", pa.string(), "Crawl in which the request failed"),
+    Column("url", pa.string(), "URL that failed (after retries)"),
+    Column("page_id", pa.string(), "Page id when the URL was an article; it is retried next run"),
+    Column("error", pa.string(), "What went wrong (HTTP status, timeout, reset, …)"),
+    Column("failed_at", TIMESTAMP_UTC, "When it was given up (UTC)"),
+]
+
 TABLES: dict[str, list[Column]] = {
     "pages": PAGES,
     "footnotes": FOOTNOTES,
@@ -139,6 +147,7 @@ TABLES: dict[str, list[Column]] = {
     "page_versions": PAGE_VERSIONS,
     "changes": CHANGES,
     "crawls": CRAWLS,
+    "errors": ERRORS,
 }
 SCHEMAS: dict[str, pa.Schema] = {name: _schema(cols) for name, cols in TABLES.items()}
 
@@ -257,6 +266,12 @@ def crawl_row(crawl: Mapping) -> dict:
     row = {c.name: crawl[c.name] for c in CRAWLS}
     row["started_at"] = _local(row["started_at"])
     row["finished_at"] = _local(row["finished_at"])
+    return row
+
+
+def error_row(error: Mapping) -> dict:
+    row = {c.name: error[c.name] for c in ERRORS}
+    row["failed_at"] = _local(row["failed_at"])
     return row
 
 

@@ -19,6 +19,17 @@ import pyarrow.parquet as pq
 BATCH_ROWS = 2000
 
 
+# Cells a spreadsheet would run as a formula (CWE-1236).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def excel_safe(value: object) -> object:
+    """Defuse a cell that starts like a formula by quoting it with a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_value(value: object) -> object:
     """ISO 8601 for timestamps (UTC as ``Z``); empty for missing values."""
     if value is None:
@@ -34,8 +45,9 @@ def csv_value(value: object) -> object:
 class TableWriter:
     """One table, written to ``NAME.csv`` and ``NAME.parquet`` side by side."""
 
-    def __init__(self, directory: Path, name: str, schema: pa.Schema):
+    def __init__(self, directory: Path, name: str, schema: pa.Schema, *, safe: bool = False):
         self.schema = schema
+        self._cell = (lambda v: excel_safe(csv_value(v))) if safe else csv_value
         self._batch: list[dict] = []
         self.rows = 0
         self._csv_file = open(directory / f"{name}.csv", "w", newline="", encoding="utf-8")  # noqa: SIM115
@@ -58,7 +70,7 @@ class TableWriter:
         if not self._batch:
             return
         names = self.schema.names
-        self._csv.writerows([csv_value(row[n]) for n in names] for row in self._batch)
+        self._csv.writerows([self._cell(row[n]) for n in names] for row in self._batch)
         self._parquet.write_table(pa.Table.from_pylist(self._batch, schema=self.schema))
         self.rows += len(self._batch)
         self._batch.clear()
@@ -67,12 +79,15 @@ class TableWriter:
 class TableSet:
     """All tables of one export, swapped into ``target`` only when complete."""
 
-    def __init__(self, target: Path, schemas: dict[str, pa.Schema]):
+    def __init__(self, target: Path, schemas: dict[str, pa.Schema], *, excel_safe: bool = False):
         self.target = Path(target)
         self.scratch = self.target.with_name(self.target.name + ".new")
         shutil.rmtree(self.scratch, ignore_errors=True)
         self.scratch.mkdir(parents=True)
-        self.writers = {name: TableWriter(self.scratch, name, s) for name, s in schemas.items()}
+        self.writers = {
+            name: TableWriter(self.scratch, name, schema, safe=excel_safe)
+            for name, schema in schemas.items()
+        }
 
     def __getitem__(self, name: str) -> TableWriter:
         return self.writers[name]

@@ -71,6 +71,7 @@ def test_options_become_settings(tmp_path):
         "concurrency": 3,
         "overrides": ("AUTOTHROTTLE_ENABLED=False",),
         "full": True,
+        "excel_safe": True,
     }
     settings = project_settings(crawl_settings("http://127.0.0.1:1/wiki/", tmp_path, **options))
     assert settings.getint("WIKI_MAX_PAGES") == 7
@@ -83,6 +84,7 @@ def test_options_become_settings(tmp_path):
     assert settings.get("LOG_LEVEL") == "WARNING"
     assert settings.get("WIKI_DATE_FORMAT") == "%d.%m.%Y %H:%M"
     assert settings.get("WIKI_CRAWL_MODE") == "full"
+    assert settings.getbool("WIKI_EXCEL_SAFE")
 
 
 def test_help_for_each_command():
@@ -142,3 +144,13 @@ def test_export_leaves_no_partial_tables_on_bad_warc(tmp_path):
     assert_one_line_error(result)
     assert not (tmp_path / "tables").exists()
     assert not Path(str(tmp_path / "tables") + ".new").exists()
+
+
+def test_excel_safe_cells():
+    from exports.write import excel_safe
+
+    for risky in ("=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "\rx"):
+        assert excel_safe(risky) == "'" + risky
+    for plain in ("Magnesium", "", "10.1186/x", "'quoted"):
+        assert excel_safe(plain) == plain
+    assert excel_safe(42) == 42

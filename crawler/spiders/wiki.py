@@ -35,6 +35,7 @@ from crawler.plan import Feed, parse_feed, plan_incremental
 
 DEFAULT_SITE = "https://neurosurgerywiki.com/wiki/"
 DISCOVERY_MEANS = frozenset({"links", "index", "sitemap"})
+MAX_ERRORS_KEPT = 10_000  # per crawl, in its summary record
 WIKILINK1_IDS = (
     "//a[contains(concat(' ', normalize-space(@class), ' '), ' wikilink1 ')]/@data-wiki-id"
 )
@@ -75,6 +76,7 @@ class WikiSpider(scrapy.Spider):
         self.fatal: str | None = None
         self.scheduled: set[str] = set()
         self.failed: set[str] = set()
+        self.errors: list[dict[str, str | None]] = []
         self.namespaces: set[str] = set()
         self.is_wiki = False
         # Incremental crawls gather what the wiki says before deciding what to fetch.
@@ -194,9 +196,19 @@ class WikiSpider(scrapy.Spider):
             self.crawler.stats.inc_value("wiki/requests_ignored")
             return
         self.crawler.stats.inc_value("wiki/request_errors")
-        self.logger.error("Failed %s: %s", request.url, failure.getErrorMessage())
+        message = failure.getErrorMessage()
+        self.logger.error("Failed %s: %s", request.url, message)
         if request.meta.get("page_id"):
             self.failed.add(request.meta["page_id"])
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(
+                {
+                    "url": request.url,
+                    "page_id": request.meta.get("page_id"),
+                    "error": message,
+                    "failed_at": datetime.now(UTC).isoformat(),
+                }
+            )
         if request.meta.get("listing"):
             self.listing = None  # an incomplete index must not make pages look removed
         if not self.is_wiki and request.meta.get("first"):
@@ -250,6 +262,7 @@ class WikiSpider(scrapy.Spider):
             "errors": stats.get_value("wiki/request_errors", 0)
             + stats.get_value("spider_exceptions/count", 0),
             "failed_pages": sorted(self.failed),
+            "error_list": self.errors,
             "plan": stats.get_value("wiki/plan_reason"),
             "feed_last_modified": self.feed_last_modified,
             "feed_etag": self.feed_etag,
