@@ -294,4 +294,5 @@ def test_excel_safe_export_defuses_formula_cells_only(crawl, tmp_path):
     assert (safe.text[~risky] == plain.text[~risky]).all()
     for name in TABLES:  # Parquet keeps the exact text
         parquet = f"{name}.parquet"
-        assert (tmp_path / "tables" / parquet).read_bytes() == (out / "tables" / parquet).read_bytes()
+        original = (out / "tables" / parquet).read_bytes()
+        assert (tmp_path / "tables" / parquet).read_bytes() == original
