@@ -104,17 +104,33 @@ class Version:
 
 
 @dataclass(frozen=True, slots=True)
-class PreviousCrawl:
-    """What an incremental crawl needs to know about the last finished crawl."""
+class CrawlMark:
+    """One earlier crawl of the site, as an incremental crawl needs to know it."""
 
     crawl_id: str
+    outcome: str
     started_at: str  # the crawler's clock
-    # The feed as the previous crawl got it: its validators for a conditional request, and
-    # its Last-Modified (the wiki's clock) as the point from which edits are new.
+    # The feed the crawl got: its validators for a conditional request, and its
+    # Last-Modified (the wiki's clock) as the point from which edits are new.
     feed_last_modified: str | None
     feed_etag: str | None
-    present_pages: frozenset[str]
     failed_pages: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousCrawl:
+    """The site's earlier crawls, oldest first, and which crawl last captured each page."""
+
+    crawls: tuple[CrawlMark, ...]
+    captured_in: dict[str, str]  # page id -> crawl id, for pages that exist
+
+    @property
+    def crawl_id(self) -> str:
+        return self.crawls[-1].crawl_id
+
+    @property
+    def present_pages(self) -> frozenset[str]:
+        return frozenset(self.captured_in)
 
 
 class Catalog:
@@ -181,7 +197,7 @@ class Catalog:
         )
         self.db.execute(
             "UPDATE crawls SET finished_at = ?, outcome = ?, pages = ?, requests = ?, errors = ?,"
-            " failed_pages = ?, feed_last_modified = ?, feed_etag = ? WHERE crawl_id = ?",
+            " failed_pages = ? WHERE crawl_id = ?",
             (
                 summary.get("finished_at"),
                 summary.get("finish_reason") or "interrupted",
@@ -189,8 +205,6 @@ class Catalog:
                 summary.get("requests"),
                 summary.get("errors"),
                 json.dumps(sorted(summary.get("failed_pages", []))),
-                summary.get("feed_last_modified"),
-                summary.get("feed_etag"),
                 summary["crawl_id"],
             ),
         )
@@ -223,23 +237,24 @@ class Catalog:
         return row[0] if row else None
 
     def previous_crawl(self, site: str) -> PreviousCrawl | None:
-        row = self.db.execute(
-            # Only a crawl that ran to its end vouches for every change before it.
-            "SELECT crawl_id, started_at, feed_last_modified, feed_etag, failed_pages"
-            " FROM crawls WHERE site = ?"
-            " AND outcome = 'finished' ORDER BY seq DESC LIMIT 1",
+        rows = self.db.execute(
+            "SELECT crawl_id, outcome, started_at, feed_last_modified, feed_etag, failed_pages"
+            " FROM crawls WHERE site = ? ORDER BY seq",
             (site,),
-        ).fetchone()
-        if row is None:
+        ).fetchall()
+        if not rows:
             return None
-        present = self.db.execute("SELECT page_id FROM page_state WHERE present = 1")
-        return PreviousCrawl(
-            crawl_id=row["crawl_id"],
-            started_at=row["started_at"],
-            feed_last_modified=row["feed_last_modified"],
-            feed_etag=row["feed_etag"],
-            present_pages=frozenset(r[0] for r in present),
-            failed_pages=frozenset(json.loads(row["failed_pages"])),
+        marks = tuple(
+            CrawlMark(*row[:5], failed_pages=frozenset(json.loads(row["failed_pages"])))
+            for row in rows
+        )
+        present = self.db.execute("SELECT page_id, crawl_id FROM page_state WHERE present = 1")
+        return PreviousCrawl(marks, {page_id: crawl_id for page_id, crawl_id in present})
+
+    def set_feed(self, crawl_id: str, last_modified: str | None, etag: str | None) -> None:
+        self.db.execute(
+            "UPDATE crawls SET feed_last_modified = ?, feed_etag = ? WHERE crawl_id = ?",
+            (last_modified, etag, crawl_id),
         )
 
     # ---- pages

@@ -33,6 +33,8 @@ class CaptureRef:
     rec_type: str = "response"  # or "revisit": the payload is in the record it refers to
     payload_digest: str | None = None
     record_id: str | None = None
+    last_modified: str | None = None  # the HTTP validators, as sent
+    etag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ def iter_file_responses(path: Path) -> Iterator[CaptureRef]:
                 rec_type=record.rec_type,
                 payload_digest=headers.get_header("WARC-Payload-Digest"),
                 record_id=headers.get_header("WARC-Record-ID"),
+                last_modified=http.get_header("Last-Modified") if http else None,
+                etag=http.get_header("ETag") if http else None,
             )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from crawler.dokuwiki import site_root
 from crawler.spiders.wiki import DEFAULT_SITE, DISCOVERY_MEANS
 
 DEFAULT_OUT = "wikiarchive-data"
-EXIT_PARTIAL = 3  # the crawl finished but some pages failed; they are retried next run
+EXIT_PARTIAL = 3  # some pages failed, or the crawl was stopped; the next run completes it
 EXIT_BUSY = 4  # another run holds the output folder
 
 
@@ -126,8 +127,10 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
         raise Failure(str(exc), EXIT_BUSY) from None
     except CrawlError as exc:
         raise click.ClickException(str(exc)) from None
+    except (OSError, sqlite3.Error) as exc:
+        raise click.ClickException(f"cannot write to {out_dir}: {exc}") from None
     click.echo(summary.render())
-    if summary.failed_pages:
+    if summary.failed_pages or not summary.complete:
         sys.exit(EXIT_PARTIAL)
 
 
@@ -171,6 +174,8 @@ def export(out_dir: Path, date_format: str | None, excel_safe: bool) -> None:
         raise Failure(str(exc), EXIT_BUSY) from None
     except (ArchiveError, CatalogError) as exc:
         raise click.ClickException(f"cannot export {out_dir}: {exc}") from None
+    except (OSError, sqlite3.Error) as exc:
+        raise click.ClickException(f"cannot write to {out_dir}: {exc}") from None
     click.echo(result.render(out_dir / "tables"))
 
 

@@ -15,6 +15,7 @@ from xml.etree.ElementTree import ParseError
 
 from defusedxml.ElementTree import fromstring
 
+from archive.catalog import CrawlMark, PreviousCrawl
 from crawler.dokuwiki import page_id_from_url
 
 
@@ -53,11 +54,49 @@ def parse_feed(body: bytes, *, site: str, requested: int) -> Feed:
     return Feed(tuple(items), requested)
 
 
+def mark_since(mark: CrawlMark, margin: timedelta) -> datetime:
+    """From when on an edit is news to a crawl: its feed's Last-Modified (the wiki's own
+    clock; every article of the crawl was fetched after its feed), else its start on our
+    clock less a margin for clock skew."""
+    if mark.feed_last_modified:
+        return datetime.fromisoformat(mark.feed_last_modified)
+    return datetime.fromisoformat(mark.started_at) - margin
+
+
+def page_since(previous: PreviousCrawl, margin: timedelta) -> dict[str, datetime]:
+    """For each known page, from when on its edits are news.
+
+    The last crawl that ran to its end vouches for every page that existed then; a later
+    crawl that was stopped vouches only for the pages it captured. So a stopped crawl is
+    resumed, not redone, and never hides an edit made before it that it did not fetch.
+    """
+    crawls = previous.crawls
+    finished = [i for i, mark in enumerate(crawls) if mark.outcome == "finished"]
+    base = crawls[finished[-1]] if finished else None
+    later = {m.crawl_id: m for m in crawls[finished[-1] + 1 :]} if finished else {
+        m.crawl_id: m for m in crawls
+    }
+    since = {}
+    for page_id, crawl_id in previous.captured_in.items():
+        mark = later.get(crawl_id, base)
+        if mark is not None:
+            since[page_id] = mark_since(mark, margin)
+    return since
+
+
+def pages_to_retry(previous: PreviousCrawl) -> frozenset[str]:
+    """Pages that failed in the last finished crawl or any crawl after it."""
+    crawls = previous.crawls
+    finished = [i for i, mark in enumerate(crawls) if mark.outcome == "finished"]
+    recent = crawls[finished[-1] :] if finished else crawls
+    return frozenset().union(*(mark.failed_pages for mark in recent))
+
+
 def feed_covers(feed: Feed, since: datetime, now: datetime, recent_days: float) -> bool:
     """Whether every change after ``since`` is in the feed.
 
-    An item at or before ``since`` proves the changelog reaches back far enough. A
-    short feed holds the whole changelog, which DokuWiki trims to ``recent_days``.
+    An item before ``since`` proves the changelog reaches back far enough. A short feed
+    holds the whole changelog, which DokuWiki trims to ``recent_days``.
     """
     if feed.unchanged or any(item.date < since for item in feed.items):
         return True
@@ -66,24 +105,33 @@ def feed_covers(feed: Feed, since: datetime, now: datetime, recent_days: float) 
 
 def plan_incremental(
     *,
-    known: Iterable[str],
+    since: dict[str, datetime],
     listing: set[str] | None,
     feed: Feed | None,
     failed: Iterable[str],
-    since: datetime,
     now: datetime,
     recent_days: float,
 ) -> Plan:
-    known = set(known)
+    """Pages to fetch: edited since we last had them, new, gone from the index, or failed.
+
+    ``since`` maps each known page to the time from which its edits are news.
+    """
+    known = set(since)
     if listing is None:
         return Plan(frozenset(known), True, "the page index could not be read")
     if feed is None:
         return Plan(frozenset(known | listing), True, "the recent-changes feed could not be read")
-    if not feed_covers(feed, since, now, recent_days):
-        reason = f"the recent-changes feed does not reach back to {since.isoformat()}"
+    oldest = min(since.values(), default=now)
+    if not feed_covers(feed, oldest, now, recent_days):
+        reason = f"the recent-changes feed does not reach back to {oldest.isoformat()}"
         return Plan(frozenset(known | listing), True, reason)
-    # ">=": an edit saved in the same second the previous feed was served may be missing
-    # from that feed.
-    changed = {item.page_id for item in feed.items if item.date >= since}
+    # ">=": an edit saved in the same second the feed was served may be missing from it.
+    # New pages come from the listing; a feed item of a page never seen and not listed
+    # (created and deleted in between) has nothing to fetch.
+    changed = {
+        item.page_id
+        for item in feed.items
+        if item.page_id in since and item.date >= since[item.page_id]
+    }
     fetch = changed | (listing - known) | (known - listing) | set(failed)
     return Plan(frozenset(fetch), False, f"{len(changed)} changed in the feed")

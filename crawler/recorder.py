@@ -17,8 +17,9 @@ from typing import Any
 import scrapy
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
+from scrapy.utils.defer import deferred_from_coro
 
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.writer import Capture, Exchange, RotatingWarcWriter, utc_now
@@ -35,6 +36,7 @@ class WarcRecorderMiddleware:
         self.stats = crawler.stats
         self.directory = directory
         self.writer: RotatingWarcWriter | None = None
+        self.storage_error: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcRecorderMiddleware:
@@ -69,10 +71,16 @@ class WarcRecorderMiddleware:
             logger.warning("Not archived (no raw exchange from the downloader): %s", response.url)
             self.stats.inc_value("warc/skipped_no_raw")
             return response
+        if self.storage_error:
+            raise IgnoreRequest("not archived: the archive cannot be written")
         exchange = exchange_of(request, response, raw)
         digest = exchange.payload_digest if exchange.body else None
         earlier = self.payloads.get(digest) if digest else None
-        capture = self.writer.write_exchange(exchange, refers_to=earlier)
+        try:
+            capture = self.writer.write_exchange(exchange, refers_to=earlier)
+        except OSError as exc:
+            self._stop_on_storage_error(exc)
+            raise IgnoreRequest(f"not archived: {exc}") from exc
         if digest and earlier is None:
             self.payloads.remember(digest, capture)
         request.meta[LOCATION_META_KEY] = capture
@@ -82,11 +90,30 @@ class WarcRecorderMiddleware:
         self.stats.inc_value("warc/bytes", len(exchange.response_head) + len(exchange.body))
         return response
 
+    def _stop_on_storage_error(self, exc: OSError) -> None:
+        """Disk full, file too large, read-only: stop at once; what is written stays.
+
+        The file being written keeps its .open name; the next run recovers its
+        complete records and cuts the torn one.
+        """
+        self.storage_error = f"cannot write the archive in {self.directory}: {exc.strerror or exc}"
+        logger.error(self.storage_error)
+        self.stats.set_value("wiki/fatal", self.storage_error)
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage_error"))
+
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.storage_error:
+            self.payloads.close()
+            return
         summary = getattr(spider, "crawl_summary", None)
-        if summary is not None:
-            self.writer.write_metadata(spider.crawl_id, summary(reason))
-        self.writer.close()
+        try:
+            if summary is not None:
+                self.writer.write_metadata(spider.crawl_id, summary(reason))
+            self.writer.close()
+        except OSError as exc:
+            self._stop_on_storage_error(exc)
+            self.payloads.close()
+            return
         self.payloads.close()
         self.stats.set_value("warc/files", [p.name for p in self.writer.closed_files])
 

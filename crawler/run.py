@@ -34,6 +34,7 @@ class Busy(Exception):
 class CrawlSummary:
     crawl_id: str
     mode: str
+    outcome: str  # Scrapy's finish reason: "finished", "shutdown" (SIGINT/SIGTERM), ...
     pages: int
     requests: int
     errors: int
@@ -42,10 +43,20 @@ class CrawlSummary:
     export: ExportResult
     tables_dir: Path
 
+    @property
+    def complete(self) -> bool:
+        return self.outcome == "finished"
+
     def render(self) -> str:
         lines = [
             f"Crawl {self.crawl_id} ({self.mode}): {self.pages} pages, "
             f"{self.requests} requests, {self.errors} errors",
+        ]
+        if not self.complete:
+            lines.append(
+                f"Stopped before the end ({self.outcome}): the next run fetches what is missing"
+            )
+        lines += [
             f"WARC files: {', '.join(self.warc_files) or 'none'}",
         ]
         if self.failed_pages:
@@ -108,6 +119,7 @@ def run_crawl(overrides: dict[str, Any], out_dir: Path) -> CrawlSummary:
     return CrawlSummary(
         crawl_id=spider.crawl_id,
         mode=spider.mode,
+        outcome=stats.get("finish_reason", "unknown"),
         pages=stats.get("wiki/articles_fetched", 0),
         requests=stats.get("downloader/request_count", 0),
         errors=stats.get("wiki/request_errors", 0) + stats.get("spider_exceptions/count", 0),

@@ -23,7 +23,12 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 DOWNLOAD_TIMEOUT = 60
+# A failed request (5xx, 429, 408, timeout, refused or reset connection, truncated body)
+# is retried RETRY_TIMES times, each retry later than the one before (crawler.retryafter).
 RETRY_TIMES = 3
+WIKI_RETRY_BACKOFF = 2.0  # seconds before the first retry; doubled for each next one
+WIKI_RETRY_BACKOFF_MAX = 60.0
+WIKI_RETRY_AFTER_MAX = 300.0  # longest Retry-After (429, 503) waited for; longer: next run
 
 # DokuWiki sets a session cookie on every response; sending it back only adds
 # per-session breadcrumbs to the archived pages.
@@ -38,6 +43,7 @@ DOWNLOAD_HANDLERS = {
 }
 DOWNLOADER_MIDDLEWARES = {
     "crawler.scope.ScopeMiddleware": 50,
+    "crawler.retryafter.RetryAfterMiddleware": 560,  # just outside RetryMiddleware (550)
     "crawler.recorder.WarcRecorderMiddleware": 950,
 }
 

@@ -10,6 +10,7 @@ import json
 import os
 from contextlib import suppress
 from dataclasses import asdict
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from archive.catalog import CATALOG_NAME, Catalog
@@ -22,7 +23,7 @@ from archive.reader import (
     read_warcinfo,
     warc_files,
 )
-from crawler.dokuwiki import page_id_from_url
+from crawler.dokuwiki import page_id_from_url, request_kind
 from crawler.parse import Page, parse_page
 from exports.changes import diff_pages
 from exports.tables import content_sha256
@@ -45,6 +46,11 @@ def is_article(ref: CaptureRef) -> bool:
         and bool(ref.site)
         and page_id_from_url(ref.url, ref.site) is not None
     )
+
+
+def is_feed(ref: CaptureRef) -> bool:
+    """The recent-changes feed as the crawl got it (a 304 names its validators too)."""
+    return ref.status in (200, 304) and request_kind(ref.url, ref.site or "") == "feed"
 
 
 class Replayer:
@@ -70,6 +76,8 @@ class Replayer:
                 if is_article(ref):
                     page_id, page = self._apply(ref, crawl_id, before)
                     after[page_id] = page
+                elif is_feed(ref):
+                    self.catalog.set_feed(crawl_id, _iso_http_date(ref.last_modified), ref.etag)
             self._record_changes(summary, before, after)
 
     def page_at(self, filename: str, offset: int) -> Page:
@@ -216,6 +224,13 @@ def _summary_from_warcinfo(path: Path) -> dict:
         "started_at": info.get("wikiarchive-started-at"),
         "finish_reason": "interrupted",
     }
+
+
+def _iso_http_date(value: str | None) -> str | None:
+    try:
+        return parsedate_to_datetime(value).isoformat() if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _crawl_date_format(warcinfo: dict[str, str]) -> str | None:

@@ -188,11 +188,9 @@ class FaultProxy:
         self._add(Fault("truncate", match, times, keep=keep))
 
     def down(self) -> None:
-        """Reset every connection, new or kept alive, until ``up()``."""
+        """Reset every request (on new or kept-alive connections) until ``up()``."""
         with self._lock:
             self._down = True
-        if self._server is not None:
-            self._server.close_all()  # idle kept-alive connections die as well
 
     def up(self) -> None:
         with self._lock:
@@ -251,7 +249,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, proxy: FaultProxy):
         self.proxy = proxy
         self._conns: set[socket.socket] = set()
-        self._threads: set[threading.Thread] = set()
+        self._handler_threads: set[threading.Thread] = set()
         self._conns_lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -265,7 +263,7 @@ class _Server(ThreadingHTTPServer):
             target=self._serve, args=(request, client_address), daemon=True
         )
         with self._conns_lock:
-            self._threads.add(thread)
+            self._handler_threads.add(thread)
         thread.start()
 
     def _serve(self, request: socket.socket, client_address: tuple) -> None:
@@ -276,7 +274,7 @@ class _Server(ThreadingHTTPServer):
         finally:
             with self._conns_lock:
                 self._conns.discard(request)
-                self._threads.discard(threading.current_thread())
+                self._handler_threads.discard(threading.current_thread())
             self.shutdown_request(request)
 
     def close_all(self) -> None:
@@ -288,7 +286,7 @@ class _Server(ThreadingHTTPServer):
     def join_handlers(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         with self._conns_lock:
-            threads = list(self._threads)
+            threads = list(self._handler_threads)
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
@@ -396,17 +394,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reset(self) -> None:
         self.close_connection = True
-        _abort(self.connection, close=False)
+        _abort(self.connection)  # the RST leaves when the handler lets go of the socket
 
 
 def _abort(sock: socket.socket, *, close: bool = True) -> None:
-    """Reset a connection: linger 0 makes close send RST instead of FIN."""
+    """Reset a connection: linger 0 makes close send RST instead of FIN.
+
+    With ``close=False`` (a connection another thread is reading) the reader is woken
+    instead; its handler then closes the socket, which sends the RST.
+    """
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         if close:
             sock.close()
         else:
-            # Another thread may be reading it; shutdown wakes it, its close then sends RST.
-            sock.shutdown(socket.SHUT_RDWR)
+            sock.shutdown(socket.SHUT_RD)
     except OSError:
         pass

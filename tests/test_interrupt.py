@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -115,3 +116,46 @@ def test_unreadable_open_file_is_set_aside_not_deleted(tmp_path):
     result = recover_file(torn)
     assert result.path.name.endswith(".damaged")
     assert result.path.read_bytes() == b"\x1f\x8b\x08garbage"
+
+
+def limit_file_size(limit: int):
+    """For a child process: writes past `limit` bytes fail with EFBIG, like a full disk."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def tables_digest(out: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (out / "tables").iterdir()}
+
+
+def test_write_failure_stops_the_crawl_and_keeps_what_was_written(wiki, tmp_path):
+    out = tmp_path / "out"
+    first = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
+    assert first.returncode == 0, first.stderr
+    before = digests(out / "warc"), crawl_rows(out), tables_digest(out)
+
+    full = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "crawl", wiki.base_url, "--out", str(out),
+         *FAST, "--full"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit_file_size(60_000),
+    )
+    assert full.returncode == 1
+    assert "Traceback" not in full.stderr
+    errors = [line for line in full.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "cannot write the archive" in errors[0], full.stderr
+    assert (digests(out / "warc"), crawl_rows(out), tables_digest(out)) == before
+    assert list((out / "warc").glob("*.open"))  # the torn file, left for recovery
+
+    again = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST, "--full")
+    assert again.returncode == 0, again.stderr
+    assert not list((out / "warc").glob("*.open"))
+    assert warcio_check(out / "warc").returncode == 0
+    pages = pd.read_parquet(out / "tables" / "pages.parquet")
+    assert sorted(pages.page_id) == sorted(expected_by_id())

@@ -389,14 +389,18 @@ class DokuWikiBed:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self, timeout: float = 20) -> str:
-        """Start php -S (one worker) on a free port; return the base URL."""
+    def start(self, timeout: float = 20, workers: int = 1) -> str:
+        """Start php -S on a free port; return the base URL.
+
+        ``workers`` > 1 sets PHP_CLI_SERVER_WORKERS (benchmarks only: concurrent renders of
+        one page can race on its cache file, see the notes); tests keep the default 1.
+        """
         if self.running:
             return self.base_url
         errors = []
         for _attempt in range(5):
             port = _free_port()
-            self._spawn(port)
+            self._spawn(port, workers)
             error = self._wait_ready(port, timeout)
             if error is None:
                 self._port = port
@@ -407,9 +411,11 @@ class DokuWikiBed:
         log = log[-2000:]
         raise WikiBedError("php -S did not come up: " + "; ".join(errors) + f"\nlog tail:\n{log}")
 
-    def _spawn(self, port: int) -> None:
+    def _spawn(self, port: int, workers: int = 1) -> None:
         env = dict(os.environ)
         env.pop("PHP_CLI_SERVER_WORKERS", None)  # one worker: no cache-file races (see notes)
+        if workers > 1:
+            env["PHP_CLI_SERVER_WORKERS"] = str(workers)
         self._log_file = open(self.server_log, "ab")  # noqa: SIM115 - closed in _kill
         self._proc = subprocess.Popen(
             [

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -31,7 +30,14 @@ from twisted.python.failure import Failure
 from archive.catalog import CATALOG_NAME, Catalog, PreviousCrawl
 from crawler.dokuwiki import page_id_from_url, page_url, site_root
 from crawler.parse import is_dokuwiki, parse_index
-from crawler.plan import Feed, parse_feed, plan_incremental
+from crawler.plan import (
+    Feed,
+    mark_since,
+    page_since,
+    pages_to_retry,
+    parse_feed,
+    plan_incremental,
+)
 
 DEFAULT_SITE = "https://neurosurgerywiki.com/wiki/"
 DISCOVERY_MEANS = frozenset({"links", "index", "sitemap"})
@@ -71,7 +77,8 @@ class WikiSpider(scrapy.Spider):
         self.started_at = datetime.now(UTC)
         self.crawl_id = crawl_id or new_crawl_id(self.started_at)
         self.previous = previous
-        self.incremental = previous is not None and not full
+        # Incremental once an earlier crawl captured pages; until then every page is new.
+        self.incremental = bool(previous and previous.captured_in) and not full
         self.mode = "incremental" if self.incremental else "full"
         self.fatal: str | None = None
         self.scheduled: set[str] = set()
@@ -82,9 +89,6 @@ class WikiSpider(scrapy.Spider):
         # Incremental crawls gather what the wiki says before deciding what to fetch.
         self.listing: set[str] | None = set()
         self.feed: Feed | None = None
-        # Validators of the newest feed seen, handed on to the next crawl.
-        self.feed_last_modified = previous.feed_last_modified if previous else None
-        self.feed_etag = previous.feed_etag if previous else None
         self.planned = False
 
     @classmethod
@@ -104,13 +108,11 @@ class WikiSpider(scrapy.Spider):
     # ---- start
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        if not self.incremental:
-            # The start page proves this is a DokuWiki and seeds the crawl.
-            yield self._article("start", callback=self.parse_first)
-            return
-        self.is_wiki = True  # the previous crawl proved it
+        # The feed comes first: every article is then fetched after the moment its
+        # Last-Modified names, from which the next crawl counts edits as new.
         yield self._feed_request()
-        yield self._index_request(namespace="")
+        if self.incremental:
+            yield self._index_request(namespace="")
 
     def parse_first(self, response: Response) -> Iterator[scrapy.Request]:
         if response.status != 200 or not is_dokuwiki(response.body):
@@ -119,8 +121,6 @@ class WikiSpider(scrapy.Spider):
                 f"(HTTP {response.status}, no DokuWiki page at {response.url})"
             )
         self.is_wiki = True
-        # The feed's Last-Modified is the wiki's own clock: the next crawl starts from it.
-        yield self._feed_request()
         if "index" in self.discovery:
             yield self._index_request(namespace="")
         if "sitemap" in self.discovery:
@@ -170,23 +170,19 @@ class WikiSpider(scrapy.Spider):
             if page_id:
                 yield from self._follow(page_id)
 
-    def parse_feed(self, response: Response) -> None:
+    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        if not self.incremental:
+            # The start page proves this is a DokuWiki and seeds the crawl.
+            yield self._article("start", callback=self.parse_first)
         if response.status == 304:
             self.feed = Feed((), self._feed_items(), unchanged=True)
-            return
-        if response.status != 200:
+        elif response.status != 200:
             self.logger.warning("No recent-changes feed: HTTP %d", response.status)
-            return
-        try:
-            self.feed = parse_feed(response.body, site=self.site, requested=self._feed_items())
-        except ValueError as exc:
-            self.logger.warning("%s: %s", response.url, exc)
-            return
-        modified = response.headers.get("Last-Modified") or response.headers.get("Date")
-        with suppress(TypeError, ValueError):
-            self.feed_last_modified = parsedate_to_datetime(modified.decode("latin-1")).isoformat()
-        etag = response.headers.get("ETag")
-        self.feed_etag = etag.decode("latin-1") if etag else None
+        else:
+            try:
+                self.feed = parse_feed(response.body, site=self.site, requested=self._feed_items())
+            except ValueError as exc:
+                self.logger.warning("%s: %s", response.url, exc)
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request
@@ -224,12 +220,12 @@ class WikiSpider(scrapy.Spider):
             # too: only the wiki saying so marks a page removed.
             self._schedule(self.previous.present_pages)
             return
+        margin = timedelta(seconds=self.crawler.settings.getfloat("WIKI_CHANGE_MARGIN"))
         plan = plan_incremental(
-            known=self.previous.present_pages,
+            since=page_since(self.previous, margin),
             listing=self.listing,
             feed=self.feed,
-            failed=self.previous.failed_pages,
-            since=self._since(),
+            failed=pages_to_retry(self.previous),
             now=datetime.now(UTC),
             recent_days=self.crawler.settings.getfloat("WIKI_RECENT_DAYS"),
         )
@@ -264,8 +260,6 @@ class WikiSpider(scrapy.Spider):
             "failed_pages": sorted(self.failed),
             "error_list": self.errors,
             "plan": stats.get_value("wiki/plan_reason"),
-            "feed_last_modified": self.feed_last_modified,
-            "feed_etag": self.feed_etag,
         }
 
     # ---- requests
@@ -312,35 +306,41 @@ class WikiSpider(scrapy.Spider):
         # DokuWiki answers a conditional request for its feed; 304 means no change since
         # the previous crawl's feed. A cached feed may lag a few minutes behind the wiki,
         # which is safe: the next crawl starts from this feed's Last-Modified.
-        headers = {}
-        if self.previous and self.previous.feed_etag:
-            headers["If-None-Match"] = self.previous.feed_etag
-        if self.previous and self.previous.feed_last_modified:
-            modified = datetime.fromisoformat(self.previous.feed_last_modified)
-            headers["If-Modified-Since"] = format_datetime(modified, usegmt=True)
+        headers = conditional_headers(self.previous) if self.incremental else {}
         return scrapy.Request(
             self.site + "feed.php?" + urlencode(query),
             headers=headers,
             callback=self.parse_feed,
             errback=self.on_error,
             priority=1,
-            meta={"handle_httpstatus_all": True},
+            meta={"handle_httpstatus_all": True, "first": True},
         )
 
     def _feed_items(self) -> int:
         return self.crawler.settings.getint("WIKI_FEED_ITEMS")
 
-    def _since(self) -> datetime:
-        """From when on edits count as new: the wiki's clock if known, else ours with a margin."""
-        if self.previous.feed_last_modified:
-            return datetime.fromisoformat(self.previous.feed_last_modified)
-        margin = self.crawler.settings.getfloat("WIKI_CHANGE_MARGIN")
-        return datetime.fromisoformat(self.previous.started_at) - timedelta(seconds=margin)
-
     def _fail(self, message: str) -> None:
         self.fatal = message
         self.crawler.stats.set_value("wiki/fatal", message)
         raise CloseSpider("fatal")
+
+
+def conditional_headers(previous: PreviousCrawl) -> dict[str, str]:
+    """Validators of the newest feed, when every known page counts its edits from it.
+
+    A 304 then means nothing changed for any page. When some pages count from an older
+    feed (a stopped crawl did not reach them), the whole feed is needed.
+    """
+    newest = previous.crawls[-1]
+    if not newest.feed_last_modified:
+        return {}
+    since = mark_since(newest, timedelta(0))
+    if any(t != since for t in page_since(previous, timedelta(0)).values()):
+        return {}
+    headers = {"If-Modified-Since": format_datetime(since, usegmt=True)}
+    if newest.feed_etag:
+        headers["If-None-Match"] = newest.feed_etag
+    return headers
 
 
 def load_previous(settings: Any, site: str) -> PreviousCrawl | None:
