@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import resource
 import signal
 import sqlite3
@@ -157,5 +158,81 @@ def test_write_failure_stops_the_crawl_and_keeps_what_was_written(wiki, tmp_path
     assert again.returncode == 0, again.stderr
     assert not list((out / "warc").glob("*.open"))
     assert warcio_check(out / "warc").returncode == 0
+    pages = pd.read_parquet(out / "tables" / "pages.parquet")
+    assert sorted(pages.page_id) == sorted(expected_by_id())
+
+
+def start_slow_crawl(wiki, out: Path) -> subprocess.Popen:
+    slow = [*FAST, "--delay", "0.05"]  # the last --delay wins
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "crawl", wiki.base_url, "--out", str(out), *slow],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def wait_for_open_file(out: Path, process: subprocess.Popen, min_size: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        files = list((out / "warc").glob("*.open"))
+        if files and files[0].stat().st_size > min_size:
+            return
+        if process.poll() is not None:
+            pytest.fail("the crawl ended before it could be stopped")
+        time.sleep(0.02)
+    process.kill()
+    pytest.fail("the crawl never got going")
+
+
+def article_requests(out: Path) -> dict[str, list[str]]:
+    """Page ids requested as articles, by crawl id, read from the WARC files."""
+    from test_incremental import article_requests as of_crawl
+
+    from archive.reader import read_warcinfo
+
+    crawl_ids = {read_warcinfo(p)["wikiarchive-crawl-id"] for p in (out / "warc").glob("*.gz")}
+    return {crawl_id: of_crawl(out, crawl_id) for crawl_id in crawl_ids}
+
+
+def test_killed_at_random_points_then_resumed_archives_every_page_once(wiki, tmp_path):
+    out = tmp_path / "out"
+    rng = random.Random(4)
+    for _ in range(3):
+        process = start_slow_crawl(wiki, out)
+        wait_for_open_file(out, process, min_size=1_000)
+        time.sleep(rng.uniform(0.0, 1.0))
+        os.kill(process.pid, signal.SIGKILL)
+        process.communicate()
+    final = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
+    assert final.returncode == 0, final.stderr
+    assert "(incremental)" in final.stdout  # resumed, not started over
+    pages = pd.read_parquet(out / "tables" / "pages.parquet")
+    assert sorted(pages.page_id) == sorted(expected_by_id())  # every page, once
+    requested = article_requests(out)
+    final_id = final.stdout.split()[1]
+    earlier = {p for crawl_id, ids in requested.items() if crawl_id != final_id for p in ids}
+    # the resuming run fetched what the killed runs had not archived, and nothing else
+    assert set(requested[final_id]) == set(expected_by_id()) - earlier
+    assert warcio_check(out / "warc").returncode == 0
+    assert not list((out / "warc").glob("*.open"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_sigint_stop_gracefully(wiki, tmp_path, signum):
+    out = tmp_path / "out"
+    process = start_slow_crawl(wiki, out)
+    wait_for_open_file(out, process, min_size=20_000)
+    process.send_signal(signum)
+    stdout, _ = process.communicate(timeout=60)
+    assert process.returncode == 3
+    assert "Stopped before the end (shutdown)" in stdout
+    assert not list((out / "warc").glob("*.open"))  # WARC closed, with its summary
+    assert warcio_check(out / "warc").returncode == 0
+    assert crawl_rows(out)[0][1] == "shutdown"
+    stopped = pd.read_parquet(out / "tables" / "pages.parquet")
+    assert 0 < len(stopped) < len(expected_by_id())
+    again = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
+    assert again.returncode == 0, again.stderr
     pages = pd.read_parquet(out / "tables" / "pages.parquet")
     assert sorted(pages.page_id) == sorted(expected_by_id())
