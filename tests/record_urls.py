@@ -63,6 +63,8 @@ def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
         "AUTOTHROTTLE_ENABLED": False,
         "WARC_DIR": str(args.out_dir),
         "LOG_LEVEL": "WARNING",
+        # The recorder on its own: these URLs are no DokuWiki's, so no scope guard.
+        "WIKI_SCOPE_ENABLED": False,
     }
     for item in args.set:
         name, sep, value = item.partition("=")
