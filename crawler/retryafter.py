@@ -12,6 +12,11 @@ then, without blocking the reactor (other requests go on if concurrency allows).
 A ``Retry-After`` longer than ``WIKI_RETRY_AFTER_MAX`` is not waited for: the request is
 not retried in this crawl (retrying sooner than asked is pointless and impolite); the page
 is reported as failed and fetched again by the next run.
+
+A body shorter than its Content-Length fails the download (``ResponseDataLossError``,
+retried by RetryMiddleware). With ``DOWNLOAD_FAIL_ON_DATALOSS`` off it arrives as a
+response flagged ``dataloss`` instead (archived as truncated): it is retried the same way,
+and fails the request when the retries are spent, so the page is reported, not parsed.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ from email.utils import parsedate_to_datetime
 
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.exceptions import NotConfigured, ResponseDataLossError
 from scrapy.http import Response
-from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import sleep
 
 logger = logging.getLogger(__name__)
@@ -36,14 +41,15 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 class RetryAfterMiddleware:
     def __init__(
         self,
-        stats: StatsCollector,
+        crawler: Crawler,
         *,
         retry_http_codes: frozenset[int],
         max_wait: float,
         backoff: float,
         backoff_max: float,
     ):
-        self.stats = stats
+        self.crawler = crawler
+        self.stats = crawler.stats
         self.retry_http_codes = retry_http_codes
         self.max_wait = max_wait
         self.backoff = backoff
@@ -55,7 +61,7 @@ class RetryAfterMiddleware:
         if not settings.getbool("RETRY_ENABLED"):
             raise NotConfigured
         return cls(
-            crawler.stats,
+            crawler,
             retry_http_codes=frozenset(int(c) for c in settings.getlist("RETRY_HTTP_CODES")),
             max_wait=settings.getfloat("WIKI_RETRY_AFTER_MAX"),
             backoff=settings.getfloat("WIKI_RETRY_BACKOFF"),
@@ -72,7 +78,9 @@ class RetryAfterMiddleware:
             self.stats.inc_value("retry/delay_seconds", round(wait, 3))
             await sleep(wait)
 
-    def process_response(self, request: Request, response: Response) -> Response:
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        if "dataloss" in response.flags:
+            return self._retry_truncated(request, response)
         if response.status not in self.retry_http_codes or request.meta.get("dont_retry"):
             return response
         wait = self._backoff(request)
@@ -98,6 +106,18 @@ class RetryAfterMiddleware:
         # whether to retry; if it does, the retry waits for the backoff.
         if not request.meta.get("dont_retry"):
             request.meta[NOT_BEFORE_META_KEY] = time.time() + self._backoff(request)
+
+    def _retry_truncated(self, request: Request, response: Response) -> Request:
+        error = ResponseDataLossError(
+            f"{len(response.body)} bytes received, fewer than the Content-Length"
+        )
+        retry = None
+        if not request.meta.get("dont_retry"):
+            retry = get_retry_request(request, spider=self.crawler.spider, reason=error)
+        if retry is None:
+            raise error
+        retry.meta[NOT_BEFORE_META_KEY] = time.time() + self._backoff(request)
+        return retry
 
     def _backoff(self, request: Request) -> float:
         attempt = request.meta.get("retry_times", 0)  # retries made before this failure

@@ -15,7 +15,8 @@ from scrapy.settings import Settings
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.recover import recover_open_files
 from crawler import settings as default_settings
-from crawler.spiders.wiki import WikiSpider
+from crawler.dokuwiki import site_root
+from crawler.spiders.wiki import WikiSpider, load_previous
 from exports.export import ExportResult, write_tables
 from exports.history import Replayer, crawl_files, sync_catalog
 
@@ -96,26 +97,40 @@ def prepare(out_dir: Path) -> None:
     sync_catalog(out_dir)
 
 
+def record(out_dir: Path, crawl_id: str) -> list[Path]:
+    """After a crawl: its WARC files into the catalog (versions, states, changes)."""
+    files = crawl_files(out_dir / "warc").get(crawl_id, [])
+    if files:
+        catalog = Catalog(out_dir / CATALOG_NAME)
+        try:
+            Replayer(catalog, out_dir / "warc").ingest(crawl_id, files)
+        finally:
+            catalog.close()
+    return files
+
+
+def publish(out_dir: Path, *, excel_safe: bool = False) -> ExportResult:
+    """The tables (and what describes them) from the catalog."""
+    return write_tables(out_dir, excel_safe=excel_safe)
+
+
 def run_crawl(overrides: dict[str, Any], out_dir: Path) -> CrawlSummary:
     out_dir = Path(out_dir)
+    settings = project_settings({**overrides, "WIKI_CLI_RUN": True})
     with locked(out_dir):
         prepare(out_dir)
-        process = CrawlerProcess(project_settings(overrides))
+        full = settings.get("WIKI_CRAWL_MODE") == "full"
+        previous = None if full else load_previous(out_dir, site_root(settings.get("WIKI_SITE")))
+        process = CrawlerProcess(settings)
         crawler = process.create_crawler(WikiSpider)
-        process.crawl(crawler)
+        process.crawl(crawler, previous=previous)
         process.start()
         spider = crawler.spider
         stats = crawler.stats.get_stats()
-        files = crawl_files(out_dir / "warc").get(spider.crawl_id, [])
-        if files:
-            catalog = Catalog(out_dir / CATALOG_NAME)
-            try:
-                Replayer(catalog, out_dir / "warc").ingest(spider.crawl_id, files)
-            finally:
-                catalog.close()
+        files = record(out_dir, spider.crawl_id)
         if stats.get("wiki/fatal"):
             raise CrawlError(stats["wiki/fatal"])
-        export = write_tables(out_dir, excel_safe=crawler.settings.getbool("WIKI_EXCEL_SAFE"))
+        export = publish(out_dir, excel_safe=settings.getbool("WIKI_EXCEL_SAFE"))
     return CrawlSummary(
         crawl_id=spider.crawl_id,
         mode=spider.mode,

@@ -41,6 +41,9 @@ DOWNLOAD_HANDLERS = {
     "http": "crawler.handler.RecordingHTTPDownloadHandler",
     "https": "crawler.handler.RecordingHTTPDownloadHandler",
 }
+EXTENSIONS = {
+    "crawler.extensions.ArchiveLifecycle": 100,
+}
 DOWNLOADER_MIDDLEWARES = {
     "crawler.scope.ScopeMiddleware": 50,
     "crawler.retryafter.RetryAfterMiddleware": 560,  # just outside RetryMiddleware (550)
@@ -62,6 +65,7 @@ WIKI_CRAWL_MODE = "auto"  # auto: incremental when OUT holds a finished crawl of
 WIKI_FEED_ITEMS = 1000  # recent changes asked of feed.php in an incremental crawl
 WIKI_RECENT_DAYS = 7  # how long the wiki keeps its changelog (DokuWiki's recent_days)
 WIKI_CHANGE_MARGIN = 600  # seconds before the previous crawl's start still checked for edits
+WIKI_CLI_RUN = False  # set by `wikiarchive crawl`, which does the ArchiveLifecycle steps itself
 WIKI_EXCEL_SAFE = False  # CSV cells starting with = + - @ get a leading ' (Parquet unchanged)
 WIKI_SCOPE_ENABLED = True  # drop requests outside the wiki and its allowed views
 WIKI_SITEMAP_MAXSIZE = 50 * 1024 * 1024  # decompressed bytes

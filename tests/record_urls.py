@@ -63,8 +63,10 @@ def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
         "AUTOTHROTTLE_ENABLED": False,
         "WARC_DIR": str(args.out_dir),
         "LOG_LEVEL": "WARNING",
-        # The recorder on its own: these URLs are no DokuWiki's, so no scope guard.
+        # The recorder on its own: these URLs are no DokuWiki's, so no scope guard, and
+        # no catalog or tables to keep.
         "WIKI_SCOPE_ENABLED": False,
+        "WIKI_CLI_RUN": True,
     }
     for item in args.set:
         name, sep, value = item.partition("=")

@@ -76,10 +76,9 @@ class WikiSpider(scrapy.Spider):
         self.max_pages = int(max_pages)
         self.started_at = datetime.now(UTC)
         self.crawl_id = crawl_id or new_crawl_id(self.started_at)
+        # Set before the crawl starts (by the CLI, or the ArchiveLifecycle extension).
         self.previous = previous
-        # Incremental once an earlier crawl captured pages; until then every page is new.
-        self.incremental = bool(previous and previous.captured_in) and not full
-        self.mode = "incremental" if self.incremental else "full"
+        self.full = full
         self.fatal: str | None = None
         self.scheduled: set[str] = set()
         self.failed: set[str] = set()
@@ -99,11 +98,18 @@ class WikiSpider(scrapy.Spider):
         kwargs.setdefault("max_pages", settings.getint("WIKI_MAX_PAGES"))
         kwargs.setdefault("crawl_id", settings.get("WIKI_CRAWL_ID"))
         kwargs.setdefault("full", settings.get("WIKI_CRAWL_MODE") == "full")
-        if "previous" not in kwargs:
-            kwargs["previous"] = load_previous(settings, site_root(kwargs["site"]))
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
+
+    @property
+    def incremental(self) -> bool:
+        """Once an earlier crawl captured pages; until then every page is new."""
+        return bool(self.previous and self.previous.captured_in) and not self.full
+
+    @property
+    def mode(self) -> str:
+        return "incremental" if self.incremental else "full"
 
     # ---- start
 
@@ -343,8 +349,8 @@ def conditional_headers(previous: PreviousCrawl) -> dict[str, str]:
     return headers
 
 
-def load_previous(settings: Any, site: str) -> PreviousCrawl | None:
-    path = Path(settings.get("WIKI_OUT_DIR"), CATALOG_NAME)
+def load_previous(out_dir: Path, site: str) -> PreviousCrawl | None:
+    path = Path(out_dir, CATALOG_NAME)
     if not path.exists():
         return None
     catalog = Catalog(path)
