@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import sys
@@ -97,6 +98,21 @@ def main() -> None:
     help="Any Scrapy setting, e.g. -s AUTOTHROTTLE_ENABLED=False (repeatable).",
 )
 @click.option(
+    "--quiet",
+    is_flag=True,
+    help="Print errors only: no progress, no summary (for cron).",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the crawl's log to this file instead of the terminal.",
+)
+@click.option(
+    "--summary-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a machine-readable summary of the run here (for monitoring).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     default="INFO",
@@ -119,19 +135,26 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
         )
     check_date_format(options["date_format"])
     settings = crawl_settings(site, out_dir, **options)
-    ensure_writable(out_dir)
-    ensure_reachable(site)
+    report = SummaryReport(options["summary_json"], site=site, out_dir=out_dir)
     try:
+        ensure_writable(out_dir)
+        ensure_reachable(site)
         summary = run_crawl(settings, out_dir)
     except Busy as exc:
+        report.failed(str(exc), EXIT_BUSY)
         raise Failure(str(exc), EXIT_BUSY) from None
-    except CrawlError as exc:
-        raise click.ClickException(str(exc)) from None
+    except (CrawlError, click.ClickException) as exc:
+        message = exc.message if isinstance(exc, click.ClickException) else str(exc)
+        report.failed(message, 1)
+        raise click.ClickException(message) from None
     except (OSError, sqlite3.Error) as exc:
+        report.failed(f"cannot write to {out_dir}: {exc}", 1)
         raise click.ClickException(f"cannot write to {out_dir}: {exc}") from None
-    click.echo(summary.render())
-    if summary.failed_pages or not summary.complete:
-        sys.exit(EXIT_PARTIAL)
+    code = EXIT_PARTIAL if summary.failed_pages or not summary.complete else 0
+    report.done(summary, code)
+    if not options["quiet"]:
+        click.echo(summary.render())
+    sys.exit(code)
 
 
 def check_date_format(date_format: str | None) -> None:
@@ -237,8 +260,11 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
         "WIKI_CRAWL_MODE": "full" if options["full"] else "auto",
         "WIKI_EXCEL_SAFE": options["excel_safe"],
         "WARC_MAX_SIZE": int(options["warc_max_size"] * 1_000_000),
-        "LOG_LEVEL": options["log_level"].upper(),
+        "LOG_LEVEL": "ERROR" if options["quiet"] else options["log_level"].upper(),
+        "WIKI_PROGRESS": "off" if options["quiet"] else "auto",
     }
+    if options["log_file"]:
+        settings["LOG_FILE"] = str(options["log_file"])
     if options["delay"] is not None:
         settings["DOWNLOAD_DELAY"] = options["delay"]
         settings["AUTOTHROTTLE_START_DELAY"] = options["delay"]
@@ -252,6 +278,28 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--set")
         settings[name.strip()] = value
     return settings
+
+
+class SummaryReport:
+    """The run's outcome as JSON, for monitoring (``--summary-json``); written on failure too."""
+
+    def __init__(self, path: Path | None, *, site: str, out_dir: Path):
+        self.path = path
+        self.base = {"site": site, "out_dir": str(out_dir)}
+
+    def done(self, summary: Any, exit_code: int) -> None:
+        self._write({**summary.as_dict(), "exit_code": exit_code, "error": None})
+
+    def failed(self, message: str, exit_code: int) -> None:
+        self._write({"outcome": "failed", "exit_code": exit_code, "error": message})
+
+    def _write(self, fields: dict[str, Any]) -> None:
+        if self.path is None:
+            return
+        try:
+            self.path.write_text(json.dumps({**self.base, **fields}, indent=2, default=str))
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {self.path}: {exc.strerror}") from None
 
 
 def ensure_reachable(site: str, timeout: float = 15) -> None:

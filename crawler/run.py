@@ -44,6 +44,20 @@ class CrawlSummary:
     export: ExportResult
     tables_dir: Path
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "crawl_id": self.crawl_id,
+            "mode": self.mode,
+            "outcome": self.outcome,
+            "pages": self.pages,
+            "requests": self.requests,
+            "errors": self.errors,
+            "failed_pages": self.failed_pages,
+            "warc_files": self.warc_files,
+            "tables": self.export.rows,
+            "unreadable_dates": len(self.export.unreadable_dates),
+        }
+
     @property
     def complete(self) -> bool:
         return self.outcome == "finished"

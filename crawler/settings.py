@@ -43,7 +43,9 @@ DOWNLOAD_HANDLERS = {
 }
 EXTENSIONS = {
     "crawler.extensions.ArchiveLifecycle": 100,
+    "crawler.progress.Progress": 200,
 }
+LOGSTATS_INTERVAL = 0  # crawler.progress reports instead
 DOWNLOADER_MIDDLEWARES = {
     "crawler.scope.ScopeMiddleware": 50,
     "crawler.retryafter.RetryAfterMiddleware": 560,  # just outside RetryMiddleware (550)
@@ -65,6 +67,8 @@ WIKI_CRAWL_MODE = "auto"  # auto: incremental when OUT holds a finished crawl of
 WIKI_FEED_ITEMS = 1000  # recent changes asked of feed.php in an incremental crawl
 WIKI_RECENT_DAYS = 7  # how long the wiki keeps its changelog (DokuWiki's recent_days)
 WIKI_CHANGE_MARGIN = 600  # seconds before the previous crawl's start still checked for edits
+WIKI_PROGRESS = "auto"  # auto: a live bar on a terminal, else log lines; bar; log; off
+WIKI_PROGRESS_INTERVAL = 60  # seconds between progress log lines
 WIKI_CLI_RUN = False  # set by `wikiarchive crawl`, which does the ArchiveLifecycle steps itself
 WIKI_EXCEL_SAFE = False  # CSV cells starting with = + - @ get a leading ' (Parquet unchanged)
 WIKI_SCOPE_ENABLED = True  # drop requests outside the wiki and its allowed views

@@ -72,6 +72,9 @@ def test_options_become_settings(tmp_path):
         "overrides": ("AUTOTHROTTLE_ENABLED=False",),
         "full": True,
         "excel_safe": True,
+        "quiet": False,
+        "log_file": tmp_path / "crawl.log",
+        "summary_json": None,
     }
     settings = project_settings(crawl_settings("http://127.0.0.1:1/wiki/", tmp_path, **options))
     assert settings.getint("WIKI_MAX_PAGES") == 7
@@ -85,6 +88,8 @@ def test_options_become_settings(tmp_path):
     assert settings.get("WIKI_DATE_FORMAT") == "%d.%m.%Y %H:%M"
     assert settings.get("WIKI_CRAWL_MODE") == "full"
     assert settings.getbool("WIKI_EXCEL_SAFE")
+    assert settings.get("LOG_FILE") == str(tmp_path / "crawl.log")
+    assert settings.get("WIKI_PROGRESS") == "auto"
 
 
 def test_help_for_each_command():
