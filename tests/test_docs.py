@@ -37,3 +37,12 @@ def test_two_setup_commands_and_ci_uses_the_test_one():
     assert "wikiarchive crawl" in commands[0]
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
     assert commands[1] in ci
+
+
+def test_every_setting_is_in_the_settings_table():
+    from crawler import settings
+
+    ours = [name for name in dir(settings) if name.startswith(("WIKI_", "WARC_"))]
+    assert ours
+    for name in ours:
+        assert f"| `{name}` |" in README, name
