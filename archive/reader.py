@@ -35,6 +35,7 @@ class CaptureRef:
     record_id: str | None = None
     last_modified: str | None = None  # the HTTP validators, as sent
     etag: str | None = None
+    truncated: str | None = None  # WARC-Truncated: the body is not the whole answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,7 @@ def iter_file_responses(path: Path) -> Iterator[CaptureRef]:
                 record_id=headers.get_header("WARC-Record-ID"),
                 last_modified=http.get_header("Last-Modified") if http else None,
                 etag=http.get_header("ETag") if http else None,
+                truncated=headers.get_header("WARC-Truncated"),
             )
 
 

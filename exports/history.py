@@ -40,8 +40,11 @@ def crawl_files(warc_dir: Path) -> dict[str, list[Path]]:
 
 
 def is_article(ref: CaptureRef) -> bool:
+    # A truncated body (DOWNLOAD_FAIL_ON_DATALOSS off) is archived as received, never
+    # taken for the page.
     return (
         ref.status == 200
+        and not ref.truncated
         and "html" in ref.content_type
         and bool(ref.site)
         and page_id_from_url(ref.url, ref.site) is not None

@@ -56,7 +56,9 @@ class Hit:
     method: str
     path: str  # path and query, as sent
     time: float  # time.monotonic() when its request head was read
-    outcome: str  # "200" (forwarded, upstream status), "status 503", "delay", "reset", ...
+    # "200" (forwarded: the wiki's status), "status 503", "reset", "reset 200" (after the
+    # headers), "truncate 200", "delay" (logged on arrival), "down"
+    outcome: str
 
 
 @dataclass(slots=True)
@@ -325,8 +327,8 @@ class _Handler(BaseHTTPRequestHandler):
             record("reset")
             return self._reset()
         if isinstance(fault, Fault) and fault.kind == "delay":
+            record("delay")  # now: the client may give up before the answer comes
             if proxy._stopping.wait(fault.seconds):
-                record("delay (stopped)")
                 return self._reset()
         try:
             status, reason, headers, payload = self._forward(body)
@@ -334,7 +336,8 @@ class _Handler(BaseHTTPRequestHandler):
             record(f"upstream error: {exc}")
             return self._send(502, "Bad Gateway", [], b"fault proxy: upstream error\n")
         kind = fault.kind if isinstance(fault, Fault) else None
-        record(f"{status}" if kind is None else f"{kind} {status}")
+        if kind != "delay":
+            record(f"{status}" if kind is None else f"{kind} {status}")
         if kind == "reset":  # after the headers
             self._send(status, reason, headers, payload, body_bytes=0)
             return self._reset()

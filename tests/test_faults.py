@@ -89,7 +89,7 @@ def archived_statuses(out: Path, page_id: str) -> list[int]:
     ]
 
 
-def assert_warcs_valid(out: Path) -> None:
+def assert_warcs_valid(out: Path, *, truncated: int = 0) -> None:
     files = sorted((out / "warc").glob("*.warc.gz"))
     assert files and not list((out / "warc").glob("*.open"))
     result = subprocess.run(
@@ -98,7 +98,8 @@ def assert_warcs_valid(out: Path) -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert not [r for r in warc_records(out) if r.rec_headers.get_header("WARC-Truncated")]
+    marked = [r for r in warc_records(out) if r.rec_headers.get_header("WARC-Truncated")]
+    assert len(marked) == truncated
 
 
 def assert_complete(result: subprocess.CompletedProcess, out: Path, pages: set[str]) -> None:
@@ -112,11 +113,14 @@ def assert_complete(result: subprocess.CompletedProcess, out: Path, pages: set[s
 # ---- faults that clear within the retries
 
 
-def test_server_error_bursts_clear_within_the_retries(proxy, tmp_path, all_pages):
+def test_server_errors_and_resets_that_clear_are_retried(proxy, tmp_path, all_pages):
     proxy.status(500, times=1, match=re.compile(r"id=magnesium$"))
     proxy.status(502, times=2, match=re.compile(r"id=stroke$"))
     proxy.status(503, times=RETRIES, match=re.compile(r"id=hypothermia$"))
+    proxy.reset(times=2, match=re.compile(r"id=seizure$"))
+    proxy.reset(times=2, match=re.compile(r"id=glasgow_coma_scale$"), after_headers=True)
     proxy.status(500, times=1, match="do=index")  # the page index, too
+    proxy.reset(times=1, match="do=index", after_headers=True)
     out = tmp_path / "out"
     result = crawl(proxy, out)
     assert_complete(result, out, all_pages)
@@ -127,65 +131,76 @@ def test_server_error_bursts_clear_within_the_retries(proxy, tmp_path, all_pages
     # Each retry waited longer than the one before: 0.1, 0.2, 0.4 s.
     for n, gap in enumerate(gaps(hits)):
         assert gap >= BACKOFF * 2**n, gaps(hits)
-    assert outcomes(proxy.hits_for("do=index")) == ["status 500", "200"]
-    # The error answers are archived too; the page is the 200 one.
+    hits = article_hits(proxy, "seizure")
+    assert outcomes(hits) == ["reset", "reset", "200"]
+    # Twisted's pool resends at once a request reset before any answer on a kept-alive
+    # connection (a stale one, as far as it knows); the crawler's own retry waits.
+    assert max(gaps(hits)) >= BACKOFF, gaps(hits)
+    hits = article_hits(proxy, "glasgow_coma_scale")
+    assert outcomes(hits) == ["reset 200", "reset 200", "200"]
+    assert gaps(hits)[0] >= BACKOFF and gaps(hits)[1] >= 2 * BACKOFF
+    assert outcomes(proxy.hits_for("do=index")) == ["status 500", "reset 200", "200"]
+    # The error answers are archived too, the cut ones are not; the page is the 200 one.
     assert archived_statuses(out, "hypothermia") == [503] * RETRIES + [200]
+    assert archived_statuses(out, "glasgow_coma_scale") == [200]
     pages = table(out, "pages").set_index("page_id")
     assert pages.loc["hypothermia"].title == expected_by_id()["hypothermia"].title
 
 
 def test_retry_after_is_waited_for(proxy, tmp_path, all_pages):
     proxy.status(429, times=1, match=re.compile(r"id=magnesium$"), headers={"Retry-After": "2"})
-    proxy.status(503, times=1, match=re.compile(r"id=stroke$"), headers={"Retry-After": "2"})
+    proxy.status(503, times=1, match=re.compile(r"id=stroke$"), headers={"Retry-After": "1"})
     out = tmp_path / "out"
     started = time.monotonic()
     result = crawl(proxy, out)
     assert_complete(result, out, all_pages)
-    for page_id, status in (("magnesium", 429), ("stroke", 503)):
+    for page_id, status, wait in (("magnesium", 429, 2.0), ("stroke", 503, 1.0)):
         hits = article_hits(proxy, page_id)
         assert outcomes(hits) == [f"status {status}", "200"], page_id
-        assert gaps(hits)[0] >= 2.0, (page_id, gaps(hits))  # not the 0.1 s backoff
+        assert gaps(hits)[0] >= wait, (page_id, gaps(hits))  # not the 0.1 s backoff
     assert time.monotonic() - started < 30
 
 
 def test_slow_responses_past_the_timeout_are_retried(proxy, tmp_path, all_pages):
     proxy.delay(3, times=1, match=re.compile(r"id=magnesium$"))
-    proxy.delay(3, times=2, match="do=index")
+    proxy.delay(3, times=1, match="do=index")
     out = tmp_path / "out"
     result = crawl(proxy, out, "-s", "DOWNLOAD_TIMEOUT=1")
     assert_complete(result, out, all_pages)
     hits = article_hits(proxy, "magnesium")
-    assert outcomes(hits) == ["delay 200", "200"]
+    assert outcomes(hits) == ["delay", "200"]
     assert 1.0 <= gaps(hits)[0] < 3.0  # given up after the timeout, not after the answer
-    assert outcomes(proxy.hits_for("do=index")) == ["delay 200", "delay 200", "200"]
+    assert outcomes(proxy.hits_for("do=index")) == ["delay", "200"]
 
 
-def test_connection_resets_are_retried(proxy, tmp_path, all_pages):
-    proxy.reset(times=1, match=re.compile(r"id=magnesium$"))
-    proxy.reset(times=2, match=re.compile(r"id=stroke$"), after_headers=True)
-    proxy.reset(times=1, match="do=index", after_headers=True)
-    out = tmp_path / "out"
-    result = crawl(proxy, out)
-    assert_complete(result, out, all_pages)
-    assert outcomes(article_hits(proxy, "magnesium")) == ["reset", "200"]
-    assert outcomes(article_hits(proxy, "stroke")) == ["reset 200", "reset 200", "200"]
-    assert outcomes(proxy.hits_for("do=index")) == ["reset 200", "200"]
-    assert archived_statuses(out, "stroke") == [200]  # a cut exchange is not archived
-
-
-def test_truncated_bodies_are_retried_not_archived(proxy, tmp_path, all_pages):
+@pytest.mark.parametrize("fail_on_dataloss", [True, False])
+def test_truncated_bodies_are_retried_not_archived(proxy, tmp_path, all_pages, fail_on_dataloss):
     proxy.truncate(times=2, match=re.compile(r"id=magnesium$"))
+    proxy.truncate(times=None, match=re.compile(r"id=stroke$"))
     proxy.truncate(times=1, match="do=index", keep=0.9)
     out = tmp_path / "out"
-    result = crawl(proxy, out)
-    assert_complete(result, out, all_pages)
+    result = crawl(proxy, out, "-s", f"DOWNLOAD_FAIL_ON_DATALOSS={fail_on_dataloss}")
+    assert result.returncode == EXIT_PARTIAL, result.stdout + result.stderr[-3000:]
+    assert failed_pages(result) == ["stroke"]
+    assert page_ids(out) == all_pages - {"stroke"}
     assert outcomes(article_hits(proxy, "magnesium")) == ["truncate 200"] * 2 + ["200"]
+    assert outcomes(article_hits(proxy, "stroke")) == ["truncate 200"] * (1 + RETRIES)
     assert outcomes(proxy.hits_for("do=index")) == ["truncate 200", "200"]
-    assert archived_statuses(out, "magnesium") == [200]
     pages = table(out, "pages").set_index("page_id")
     # the whole page: its last paragraph and both footnotes
     assert "Serum magnesium levels had no significant" in pages.loc["magnesium"].body_text
     assert pages.loc["magnesium"].footnote_count == 2
+    versions = table(out, "page_versions")
+    assert len(versions[versions.page_id == "magnesium"]) == 1
+    assert "stroke" not in set(versions.page_id)
+    if fail_on_dataloss:  # a failed download: nothing to archive
+        assert archived_statuses(out, "magnesium") == [200]
+        assert archived_statuses(out, "stroke") == []
+        assert_warcs_valid(out)
+    else:  # archived as received, marked truncated, never taken for the page
+        assert archived_statuses(out, "magnesium") == [200] * 3
+        assert archived_statuses(out, "stroke") == [200] * (1 + RETRIES)
+        assert_warcs_valid(out, truncated=2 + 1 + RETRIES + 1)
 
 
 def test_wiki_down_mid_crawl_and_back(proxy, tmp_path, all_pages):
@@ -239,8 +254,10 @@ def test_pages_that_keep_failing_are_reported_and_fetched_next_run(proxy, tmp_pa
     assert failed_pages(first) == sorted(broken)
     assert re.search(r"\): \d+ pages, \d+ requests, 4 errors$", first.stdout.splitlines()[0])
     assert page_ids(out) == all_pages - set(broken)
-    for page_id in ("magnesium", "stroke", "hypothermia"):
+    for page_id in ("magnesium", "hypothermia"):
         assert len(article_hits(proxy, page_id)) == 1 + RETRIES, page_id
+    # Each reset before any answer on a kept-alive connection is resent once by Twisted.
+    assert 1 + RETRIES <= len(article_hits(proxy, "stroke")) <= 2 * (1 + RETRIES)
     # A Retry-After beyond WIKI_RETRY_AFTER_MAX is not waited for, nor retried sooner.
     assert outcomes(article_hits(proxy, "seizure")) == ["status 429"]
     assert archived_statuses(out, "magnesium") == [500] * (1 + RETRIES)
@@ -268,8 +285,7 @@ def test_failed_page_of_an_incremental_crawl_is_neither_modified_nor_removed(tmp
         with FaultProxy(bed.base_url) as proxy:
             first = crawl(proxy, out)
             assert first.returncode == 0, first.stderr[-3000:]
-            time.sleep(1.1)  # edits come after the crawl, as on a live wiki
-            now = datetime.now(UTC)
+            now = datetime.now(UTC)  # seconds after the feed the first crawl read
             for page_id in ("magnesium", "stroke"):
                 bed.write_page(page_id, source(page_id) + "\nOne more sentence.\n", when=now)
             time.sleep(1.1)
