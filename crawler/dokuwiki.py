@@ -183,6 +183,8 @@ def page_id_from_url(url: str, site: str) -> str | None:
     ``doku.php`` (the start page) give None: the caller handles the start page.
     """
     parts = urlsplit(urljoin(site, url.strip()))
+    if any(segment in (".", "..") for segment in parts.path.split("/")):
+        return None  # no wiki links so; a way out of the wiki's path
     base = urlsplit(site)
     if _origin(parts.scheme.lower(), parts.netloc) != _origin(base.scheme.lower(), base.netloc):
         return None

@@ -139,8 +139,15 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())
 
 
+# Text a reader sees: never the code of a script or style, even inside a footnote.
+_XP_VISIBLE_TEXT = etree.XPath(
+    "descendant-or-self::text()"
+    "[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
+)
+
+
 def _text(el: Element) -> str:
-    return _collapse("".join(el.itertext()))
+    return _collapse("".join(_XP_VISIBLE_TEXT(el)))
 
 
 def _has_class(class_name: str) -> str:

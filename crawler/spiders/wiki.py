@@ -23,12 +23,10 @@ from scrapy import signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider, IgnoreRequest
 from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.utils.gz import gunzip
-from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
 from archive.catalog import CATALOG_NAME, Catalog, PreviousCrawl
-from crawler.dokuwiki import page_id_from_url, page_url, site_root
+from crawler.dokuwiki import page_url, site_root
 from crawler.parse import is_dokuwiki, parse_index
 from crawler.plan import (
     Feed,
@@ -38,6 +36,7 @@ from crawler.plan import (
     parse_feed,
     plan_incremental,
 )
+from crawler.sitemap import sitemap_page_ids
 
 DEFAULT_SITE = "https://neurosurgerywiki.com/wiki/"
 DISCOVERY_MEANS = frozenset({"links", "index", "sitemap"})
@@ -161,20 +160,15 @@ class WikiSpider(scrapy.Spider):
                 yield self._index_request(namespace)
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
-        body = response.body
-        if body[:2] == b"\x1f\x8b":
-            max_size = self.crawler.settings.getint("WIKI_SITEMAP_MAXSIZE")
-            body = gunzip(body, max_size=max_size)
+        max_size = self.crawler.settings.getint("WIKI_SITEMAP_MAXSIZE")
         try:
-            entries = list(Sitemap(body))
-        except Exception as exc:  # lxml errors on a broken sitemap: note it, go on
-            self.logger.warning("Unreadable sitemap %s: %s", response.url, exc)
+            page_ids = sitemap_page_ids(response.body, site=self.site, max_size=max_size)
+        except ValueError as exc:
+            self.logger.warning("%s: %s", response.url, exc)
             self.crawler.stats.inc_value("wiki/sitemap_errors")
             return
-        for entry in entries:
-            page_id = page_id_from_url(entry.get("loc", ""), self.site)
-            if page_id:
-                yield from self._follow(page_id)
+        for page_id in page_ids:
+            yield from self._follow(page_id)
 
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
         if not self.incremental:
@@ -198,7 +192,8 @@ class WikiSpider(scrapy.Spider):
             self.crawler.stats.inc_value("wiki/requests_ignored")
             return
         self.crawler.stats.inc_value("wiki/request_errors")
-        message = failure.getErrorMessage()
+        # Some errors carry no message (a cancelled download): the type still tells.
+        message = f"{failure.type.__name__}: {failure.getErrorMessage()}".rstrip(": ")
         self.logger.error("Failed %s: %s", request.url, message)
         if request.meta.get("page_id"):
             self.failed.add(request.meta["page_id"])
