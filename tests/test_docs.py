@@ -46,3 +46,14 @@ def test_every_setting_is_in_the_settings_table():
     assert ours
     for name in ours:
         assert f"| `{name}` |" in README, name
+
+
+def test_every_guarantee_names_tests_that_exist():
+    section = README.split("## Guarantees", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"`(test_\w+\.py)(?:::(test_\w+))?`", section)
+    assert len(named) >= 12
+    tests_dir = Path(__file__).parent
+    for module, test in named:
+        source = (tests_dir / module).read_text(encoding="utf-8")
+        if test:
+            assert f"def {test}(" in source, (module, test)
