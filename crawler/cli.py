@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from crawler.cli_package import package
+from crawler.cli_report import report
 from crawler.dates import parse_wiki_date
 from crawler.dokuwiki import site_root
 from crawler.spiders.wiki import DEFAULT_SITE, DISCOVERY_MEANS
@@ -180,6 +182,7 @@ def export(out_dir: Path, date_format: str | None, excel_safe: bool) -> None:
     """Rebuild OUT_DIR/tables from the WARC files in OUT_DIR/warc alone."""
     check_date_format(date_format)
     from archive.catalog import CatalogError
+    from archive.index import update_index
     from archive.reader import ArchiveError
     from archive.recover import recover_open_files
     from crawler.run import Busy, locked
@@ -193,6 +196,7 @@ def export(out_dir: Path, date_format: str | None, excel_safe: bool) -> None:
         with locked(out_dir):
             recover_open_files(warc_dir)
             result = export_tables(out_dir, date_format=date_format, excel_safe=excel_safe)
+            update_index(out_dir)
     except Busy as exc:
         raise Failure(str(exc), EXIT_BUSY) from None
     except (ArchiveError, CatalogError) as exc:
@@ -320,6 +324,9 @@ def ensure_writable(out_dir: Path) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
 
+
+main.add_command(report)
+main.add_command(package)
 
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from archive.catalog import CATALOG_NAME, Catalog
+from archive.index import update_index
 from archive.recover import recover_open_files
 from crawler import settings as default_settings
 from crawler.dokuwiki import site_root
@@ -124,8 +125,10 @@ def record(out_dir: Path, crawl_id: str) -> list[Path]:
 
 
 def publish(out_dir: Path, *, excel_safe: bool = False) -> ExportResult:
-    """The tables (and what describes them) from the catalog."""
-    return write_tables(out_dir, excel_safe=excel_safe)
+    """The tables (and what describes them) from the catalog, and the CDXJ index."""
+    result = write_tables(out_dir, excel_safe=excel_safe)
+    update_index(out_dir)
+    return result
 
 
 def run_crawl(overrides: dict[str, Any], out_dir: Path) -> CrawlSummary:

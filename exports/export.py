@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.catalog import CATALOG_NAME, Catalog
+from exports.datapackage import write_datapackage
 from exports.history import Replayer, rebuild_catalog
 from exports.tables import (
     SCHEMAS,
@@ -72,6 +73,7 @@ def write_tables(
         tables["changes"].write(change_row(c) for c in catalog.changes())
         tables["crawls"].write(crawl_row(c) for c in catalog.crawls())
         tables["errors"].write(error_row(e) for e in catalog.errors())
+        write_datapackage(tables.scratch)
     except BaseException:
         tables.abort()
         raise

@@ -10,8 +10,11 @@ import json
 import os
 from contextlib import suppress
 from dataclasses import asdict
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+
+from warcio.timeutils import datetime_to_iso_date
 
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.reader import (
@@ -145,7 +148,10 @@ class Replayer:
                 ref.payload_digest,
                 {
                     "uri": ref.url,
-                    "date": ref.date.isoformat(),
+                    # the referred record's WARC-Date, as WARC-Refers-To-Date must be
+                    "date": datetime_to_iso_date(
+                        ref.date.astimezone(UTC).replace(tzinfo=None), use_micros=True
+                    ),
                     "record_id": ref.record_id,
                     "warc_filename": ref.filename,
                     "warc_offset": ref.offset,

@@ -1,0 +1,111 @@
+"""A CDXJ index of the archive, ``OUT/indexes/index.cdxj``, for pywb and other replay tools.
+
+One line per response, revisit, resource and metadata record of every closed WARC file,
+built by the ``cdxj-indexer`` library (the format pywb, ReplayWeb.page and py-wacz read)
+and sorted as pywb expects (plain byte order of the lines: SURT key, then timestamp).
+
+Incremental: closed WARC files never change, so each one is indexed once into a sorted
+part file (``OUT/indexes/.parts/``, keyed by file name and size) and the index is a merge
+of the parts; a later call indexes only the files that are new. The index is written to a
+temporary file and swapped in with ``os.replace``, so a reader never sees half of it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import tempfile
+from collections.abc import Iterable
+from contextlib import ExitStack, suppress
+from pathlib import Path
+
+from cdxj_indexer.main import write_cdx_index
+
+from archive.reader import warc_files
+
+INDEX_DIR = "indexes"
+INDEX_NAME = "index.cdxj"
+PARTS_DIR = ".parts"  # a dot folder: pywb, given OUT/indexes/, reads only its *.cdxj files
+PART_SUFFIX = ".cdxj.part"
+# cdxj-indexer's default record types, named here: importing py-wacz appends "warcinfo"
+# to the library's shared default list, and warcinfo records are nothing to replay.
+RECORDS = "response,revisit,resource,metadata"
+MAX_OPEN_PARTS = 200  # parts merged at once; more are merged in rounds
+
+
+def index_path(out_dir: Path) -> Path:
+    return Path(out_dir) / INDEX_DIR / INDEX_NAME
+
+
+def update_index(out_dir: Path) -> Path:
+    """Bring ``OUT/indexes/index.cdxj`` up to the closed WARC files in ``OUT/warc``.
+
+    Returns the index path. With no WARC file the index is empty. Files still being
+    written (``*.warc.gz.open``) are left out until they are closed.
+    """
+    out_dir = Path(out_dir)
+    target = index_path(out_dir)
+    parts_dir = target.parent / PARTS_DIR
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for warc in warc_files(out_dir / "warc"):
+        part = parts_dir / f"{warc.name}.{warc.stat().st_size}{PART_SUFFIX}"
+        if not part.exists():
+            _index_one(warc, part)
+        parts.append(part)
+    keep = set(parts)
+    for stale in parts_dir.glob("*" + PART_SUFFIX):
+        if stale not in keep:  # its WARC file is gone (or was rewritten by a recovery)
+            stale.unlink(missing_ok=True)
+    _merge_into(parts, target)
+    return target
+
+
+def _index_one(warc: Path, part: Path) -> None:
+    """Index one WARC file into a sorted part file, atomically."""
+
+    def write(out) -> None:
+        write_cdx_index(out, [str(warc)], {"sort": True, "records": RECORDS})
+
+    _write_atomically(part, write)
+
+
+def _merge_into(parts: list[Path], target: Path) -> None:
+    """Merge sorted part files into ``target``, at most MAX_OPEN_PARTS open at once."""
+    scratch: list[Path] = []
+    try:
+        while len(parts) > MAX_OPEN_PARTS:
+            merged = []
+            for start in range(0, len(parts), MAX_OPEN_PARTS):
+                fd, name = tempfile.mkstemp(dir=target.parent, prefix=".merge-", suffix=".tmp")
+                scratch.append(Path(name))
+                with open(fd, "w", encoding="utf-8", newline="\n") as out:
+                    _merge(parts[start : start + MAX_OPEN_PARTS], out)
+                merged.append(Path(name))
+            parts = merged
+        _write_atomically(target, lambda out: _merge(parts, out))
+    finally:
+        for path in scratch:
+            path.unlink(missing_ok=True)
+
+
+def _merge(parts: Iterable[Path], out) -> None:
+    with ExitStack() as stack:
+        streams = [stack.enter_context(open(p, encoding="utf-8", newline="\n")) for p in parts]
+        out.writelines(heapq.merge(*streams))
+
+
+def _write_atomically(target: Path, write) -> None:
+    """Call ``write(text_stream)`` on a temporary file beside ``target``, then swap it in."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with open(fd, "w", encoding="utf-8", newline="\n") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(name, 0o644)
+        os.replace(name, target)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(name)
+        raise

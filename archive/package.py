@@ -1,0 +1,171 @@
+"""Package the archive as one WACZ file (Web Archive Collection Zipped) with py-wacz.
+
+The WACZ holds every closed WARC file of ``OUT/warc`` (``archive/``), their CDXJ index
+(``indexes/index.cdx.gz`` with ``indexes/index.idx``, as py-wacz writes it), a page list
+(``pages/pages.jsonl``: one entry per current article, with its URL, title and capture time)
+and ``datapackage.json`` with the hash of every file. ReplayWeb.page opens it as it is.
+
+The page list comes from the catalog's current pages: the latest capture of every article
+that exists, its title read back from that capture with the crawler's own parser.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+
+from warcio.timeutils import datetime_to_iso_date, iso_date_to_timestamp
+
+from archive.catalog import CATALOG_NAME, Catalog, CatalogError
+from archive.reader import ArchiveError, read_capture, read_warcinfo, warc_files
+from crawler.parse import parse_page
+
+PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Articles"}
+
+
+class PackageError(Exception):
+    """The archive cannot be packaged (nothing archived, unreadable, unwritable…)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackageResult:
+    path: Path
+    warc_files: list[str]
+    pages: int
+    size: int
+
+    def render(self) -> str:
+        return (
+            f"WACZ {self.path}: {len(self.warc_files)} WARC files, {self.pages} pages, "
+            f"{self.size:,} bytes"
+        )
+
+
+def current_pages(out_dir: Path) -> list[dict[str, str]]:
+    """One pages.jsonl entry per current article: url, title, ts (its WARC-Date), id."""
+    out_dir = Path(out_dir)
+    path = out_dir / CATALOG_NAME
+    if not path.exists():
+        raise PackageError(f"{path} does not exist: crawl first (or run export)")
+    warc_dir = out_dir / "warc"
+    sites: dict[str, str] = {}
+    catalog = Catalog(path, readonly=True)
+    try:
+        states = catalog.current_pages()
+    finally:
+        catalog.close()
+    pages = []
+    for state in states:
+        filename, offset = state["warc_filename"], state["warc_offset"]
+        if filename not in sites:
+            sites[filename] = read_warcinfo(warc_dir / filename).get("wikiarchive-site") or ""
+        capture = read_capture(warc_dir, filename, offset)
+        page = parse_page(capture.url, capture.body, site=sites[filename])
+        when = capture.date.astimezone(UTC).replace(tzinfo=None)
+        pages.append(
+            {
+                "url": capture.url,
+                "title": page.title,
+                "ts": datetime_to_iso_date(when, use_micros=True),  # the record's WARC-Date
+                "id": state["page_id"],
+            }
+        )
+    return pages
+
+
+def package_wacz(
+    out_dir: Path,
+    wacz_path: Path,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+) -> PackageResult:
+    """Write ``wacz_path`` from ``OUT/warc`` and the catalog of ``OUT``, atomically.
+
+    Raises PackageError when there is nothing to package, the archive cannot be read, or
+    py-wacz left a page out of the page list.
+    """
+    out_dir, wacz_path = Path(out_dir), Path(wacz_path)
+    warcs = warc_files(out_dir / "warc")
+    if not warcs:
+        raise PackageError(f"no closed WARC file in {out_dir / 'warc'}: nothing to package")
+    try:
+        pages = current_pages(out_dir)
+    except (ArchiveError, CatalogError, OSError, ValueError) as exc:
+        raise PackageError(f"cannot read the archive in {out_dir}: {exc}") from exc
+    if not pages:
+        raise PackageError(f"the catalog of {out_dir} lists no current page")
+    if title is None:
+        sites = {read_warcinfo(w).get("wikiarchive-site") for w in warcs} - {None, ""}
+        title = "Archive of " + ", ".join(sorted(sites)) if sites else "wikiarchive"
+    try:
+        wacz_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, scratch_name = tempfile.mkstemp(
+            dir=wacz_path.parent, prefix=f".{wacz_path.stem}.", suffix=".wacz.tmp"
+        )
+        os.close(fd)
+    except OSError as exc:
+        raise PackageError(f"cannot write {wacz_path}: {exc.strerror or exc}") from exc
+    scratch = Path(scratch_name)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            pages_file = Path(tmp) / "pages.jsonl"
+            with open(pages_file, "w", encoding="utf-8") as out:
+                for entry in [PAGES_HEADER, *pages]:
+                    out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            args = ["create", "-o", str(scratch), "--pages", str(pages_file), "--title", title]
+            if description:
+                args += ["--desc", description]
+            _run_wacz([*args, *map(str, warcs)])
+        _check(scratch, pages, warcs)
+        os.chmod(scratch, 0o644)
+        os.replace(scratch, wacz_path)
+    except OSError as exc:
+        raise PackageError(f"cannot write {wacz_path}: {exc.strerror or exc}") from exc
+    finally:
+        scratch.unlink(missing_ok=True)
+    return PackageResult(wacz_path, [w.name for w in warcs], len(pages), wacz_path.stat().st_size)
+
+
+def _run_wacz(args: list[str]) -> None:
+    """``wacz create …`` in this process; its chatter is kept for the error message."""
+    try:
+        from wacz.main import main as wacz_main  # slow to import (frictionless): when used
+    except ImportError as exc:
+        raise PackageError(f"py-wacz is not installed ({exc}): pip install wacz") from exc
+
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+            status = wacz_main(args)
+    except SystemExit as exc:  # argparse
+        status = exc.code
+    except (ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise PackageError(f"wacz create failed: {exc}") from exc
+    if status not in (0, None):
+        last = said.getvalue().strip().splitlines()[-1:] or ["no message"]
+        raise PackageError(f"wacz create failed: {last[0]}")
+
+
+def _check(wacz: Path, pages: list[dict[str, str]], warcs: list[Path]) -> None:
+    """py-wacz drops a page it cannot match to a capture with a printed note only."""
+    with zipfile.ZipFile(wacz) as archive:
+        names = set(archive.namelist())
+        missing_warcs = [w.name for w in warcs if f"archive/{w.name}" not in names]
+        if missing_warcs:
+            raise PackageError(f"WACZ lacks WARC files: {', '.join(missing_warcs)}")
+        if "pages/pages.jsonl" not in names:
+            raise PackageError("wacz create wrote no page list")
+        lines = archive.read("pages/pages.jsonl").decode("utf-8").splitlines()
+    listed = {(p["url"], iso_date_to_timestamp(p["ts"])) for p in map(json.loads, lines[1:])}
+    wanted = {(p["url"], iso_date_to_timestamp(p["ts"])) for p in pages}
+    if listed != wanted:
+        lost = sorted(url for url, _ in wanted - listed)
+        raise PackageError(f"{len(lost)} pages left out of the page list: {', '.join(lost[:5])}")

@@ -1,0 +1,184 @@
+"""``wikiarchive package``: a WACZ that py-wacz validates, holding the WARC files, their
+CDXJ index and a page list of every current article with its title.
+
+A fresh test wiki is crawled, one page is edited (new title) and one deleted, and the wiki
+is crawled again, so "current" means something: the deleted page is left out and the
+edited one is listed at its new capture. Expected values come from the wiki sources.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from corpus_expect import CORPUS_DIR, expected_by_id
+from test_crawl import FAST, wikiarchive
+from wikibed import DokuWikiBed
+
+from crawler.cli_package import package
+from crawler.run import locked
+
+EDITED = "hypothermia"
+NEW_TITLE = "Therapeutic hypothermia"
+DELETED = "oncology:meningioma"
+
+
+def permalink(base: str, page_id: str) -> str:
+    return base + "doku.php?id=" + quote(page_id, safe=":")
+
+
+def run_package(*args: str):
+    return CliRunner().invoke(package, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    bed = DokuWikiBed(tmp_path_factory.mktemp("packagewiki"))
+    bed.load_corpus(CORPUS_DIR)
+    bed.start()
+    out = tmp_path_factory.mktemp("package") / "out"
+    try:
+        for step in ("first", "second"):
+            if step == "second":
+                time.sleep(1.1)  # edits come after the first crawl
+                source = (CORPUS_DIR / expected_by_id()[EDITED].file).read_text("utf-8")
+                old_heading = source.splitlines()[0]
+                assert old_heading.startswith("======"), old_heading
+                new = source.replace(old_heading, f"====== {NEW_TITLE} ======", 1)
+                bed.write_page(EDITED, new, when=datetime.now(UTC), summary="retitled")
+                bed.delete_page(DELETED, when=datetime.now(UTC))
+                bed.reindex()
+                time.sleep(1.1)
+            result = wikiarchive("crawl", bed.base_url, "--out", str(out), *FAST)
+            assert result.returncode == 0, result.stderr[-3000:]
+        wacz = tmp_path_factory.mktemp("wacz") / "wiki.wacz"
+        result = run_package(str(out), "--wacz", str(wacz), "--title", "Test wiki")
+        assert result.exit_code == 0, result.output
+        assert f"WACZ {wacz}: 2 WARC files, {len(expected_by_id()) - 1} pages" in result.output
+        yield {"out": out, "wacz": wacz, "base": bed.base_url}
+    finally:
+        bed.stop()
+
+
+def members(wacz: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(wacz) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def current_titles() -> dict[str, str]:
+    titles = {page_id: page.title for page_id, page in expected_by_id().items()}
+    del titles[DELETED]
+    titles[EDITED] = NEW_TITLE
+    return titles
+
+
+def test_wacz_validate_passes(archive):
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "wacz"), "validate", "-f", str(archive["wacz"])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation succeeded, the passed WACZ is valid" in result.stdout
+
+
+def test_wacz_holds_every_warc_file_byte_for_byte(archive):
+    warcs = sorted((archive["out"] / "warc").glob("*.warc.gz"))
+    assert len(warcs) == 2
+    files = members(archive["wacz"])
+    datapackage = json.loads(files["datapackage.json"])
+    hashes = {r["path"]: r["hash"] for r in datapackage["resources"]}
+    with zipfile.ZipFile(archive["wacz"]) as zipped:
+        for warc in warcs:
+            name = f"archive/{warc.name}"
+            assert files[name] == warc.read_bytes(), name
+            # stored, not deflated: replay tools read records at their offsets
+            assert zipped.getinfo(name).compress_type == zipfile.ZIP_STORED
+            assert hashes[name] == "sha256:" + hashlib.sha256(warc.read_bytes()).hexdigest()
+    assert datapackage["title"] == "Test wiki"
+    assert not [
+        n for n in files if n.startswith("archive/") and n[8:] not in {w.name for w in warcs}
+    ]
+
+
+def test_wacz_index_lists_every_capture_of_every_article(archive):
+    files = members(archive["wacz"])
+    assert "indexes/index.idx" in files
+    lines = gzip.decompress(files["indexes/index.cdx.gz"]).decode("utf-8").splitlines()
+    assert lines == sorted(lines)
+    entries = [json.loads(line.split(" ", 2)[2]) for line in lines]
+    urls = [e["url"] for e in entries]
+    for page_id in expected_by_id():  # the deleted page too: its capture is archived
+        assert permalink(archive["base"], page_id) in urls, page_id
+    assert urls.count(permalink(archive["base"], EDITED)) == 2  # before and after the edit
+    warcs = {p.name for p in (archive["out"] / "warc").glob("*.warc.gz")}
+    assert {e["filename"] for e in entries} == warcs
+
+
+def test_pages_list_every_current_article_with_its_title(archive):
+    lines = members(archive["wacz"])["pages/pages.jsonl"].decode("utf-8").splitlines()
+    header, pages = json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
+    assert header["format"] == "json-pages-1.0" and header["id"]
+    titles = current_titles()
+    assert sorted(p["url"] for p in pages) == sorted(
+        permalink(archive["base"], page_id) for page_id in titles
+    )
+    by_url = {p["url"]: p for p in pages}
+    for page_id, title in titles.items():
+        assert by_url[permalink(archive["base"], page_id)]["title"] == title, page_id
+    # Each entry is dated by the capture the tables hold for the page (to the second).
+    table = pd.read_parquet(archive["out"] / "tables" / "pages.parquet")
+    for row in table.itertuples():
+        listed = datetime.fromisoformat(by_url[row.url]["ts"].replace("Z", "+00:00"))
+        assert listed == row.fetched_at.to_pydatetime().replace(microsecond=0), row.page_id
+    edited = by_url[permalink(archive["base"], EDITED)]["ts"]
+    assert all(p["ts"] < edited for p in pages if p["url"] != permalink(archive["base"], EDITED))
+
+
+def test_bad_input_is_one_line_and_non_zero(archive, tmp_path):
+    missing = run_package(str(tmp_path), "--wacz", str(tmp_path / "x.wacz"))
+    assert missing.exit_code == 1
+    assert missing.stderr.strip().splitlines() == [
+        f"Error: {tmp_path / 'warc'} does not exist: nothing to package"
+    ]
+    (tmp_path / "warc").mkdir()
+    empty = run_package(str(tmp_path), "--wacz", str(tmp_path / "x.wacz"))
+    assert empty.exit_code == 1 and len(empty.stderr.strip().splitlines()) == 1
+    assert "nothing to package" in empty.stderr
+    for warc in (archive["out"] / "warc").glob("*.warc.gz"):
+        (tmp_path / "warc" / warc.name).symlink_to(warc)
+    no_catalog = run_package(str(tmp_path), "--wacz", str(tmp_path / "x.wacz"))
+    assert no_catalog.exit_code == 1 and len(no_catalog.stderr.strip().splitlines()) == 1
+    assert "crawl first (or run export)" in no_catalog.stderr
+    wrong_name = run_package(str(archive["out"]), "--wacz", str(tmp_path / "x.zip"))
+    assert wrong_name.exit_code == 2 and "must end in .wacz" in wrong_name.stderr
+    left = {p.name for p in tmp_path.iterdir()}
+    assert left == {"warc", ".wikiarchive.lock"}, left  # no WACZ, no scratch file
+
+
+def test_busy_output_folder_exits_4(archive, tmp_path):
+    with locked(archive["out"]):
+        busy = run_package(str(archive["out"]), "--wacz", str(tmp_path / "x.wacz"))
+    assert busy.exit_code == 4 and "another wikiarchive run" in busy.stderr
+    assert not (tmp_path / "x.wacz").exists()
+
+
+def test_repackaging_replaces_the_file_and_leaves_no_scratch(archive, tmp_path):
+    target = tmp_path / "again.wacz"
+    target.write_bytes(b"an older file")
+    result = run_package(str(archive["out"]), "--wacz", str(target))
+    assert result.exit_code == 0, result.output
+    assert zipfile.is_zipfile(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.wacz"]
