@@ -18,7 +18,9 @@ from wikigen import EPOCH, DokuWikiBed, page_ids, page_text
 CHANGELOG_IP = "127.0.0.1"
 
 
-def generate_fast(bed: DokuWikiBed, n: int, seed: int = 7, *, full_index: bool = False) -> list[str]:
+def generate_fast(
+    bed: DokuWikiBed, n: int, seed: int = 7, *, full_index: bool = False
+) -> list[str]:
     """Write the wiki; ``full_index`` runs DokuWiki's indexer (about 30 ms a page) instead of
     writing only the page list (``index/page.idx``), which is all the sitemap reads."""
     rng = random.Random(seed)
