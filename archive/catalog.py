@@ -52,7 +52,8 @@ CREATE TABLE page_state (
     crawl_id TEXT NOT NULL,
     warc_filename TEXT NOT NULL,
     warc_offset INTEGER NOT NULL,
-    fetched_at TEXT NOT NULL
+    fetched_at TEXT NOT NULL,
+    page BLOB  -- the capture parsed (compressed JSON), so tables need not parse it again
 );
 CREATE TABLE changes (
     from_crawl_id TEXT,
@@ -295,9 +296,16 @@ class Catalog:
             (crawl_id, version_id),
         )
 
-    def set_state(self, page_id: str, present: bool, version_id: int | None, capture: dict) -> None:
+    def set_state(
+        self,
+        page_id: str,
+        present: bool,
+        version_id: int | None,
+        capture: dict,
+        page: bytes | None,
+    ) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO page_state VALUES (?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO page_state VALUES (?,?,?,?,?,?,?,?)",
             (
                 page_id,
                 int(present),
@@ -306,6 +314,7 @@ class Catalog:
                 capture["warc_filename"],
                 capture["warc_offset"],
                 capture["fetched_at"],
+                page,
             ),
         )
 
@@ -327,6 +336,11 @@ class Catalog:
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         self.db.execute(f"INSERT INTO changes ({names}) VALUES ({marks})", tuple(row.values()))
+
+    def delete_change(self, crawl_id: str, page_id: str) -> None:
+        self.db.execute(
+            "DELETE FROM changes WHERE to_crawl_id = ? AND page_id = ?", (crawl_id, page_id)
+        )
 
     def changes(self, since_crawl_id: str | None = None) -> list[sqlite3.Row]:
         query = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -36,6 +36,7 @@ class CaptureRef:
     last_modified: str | None = None  # the HTTP validators, as sent
     etag: str | None = None
     truncated: str | None = None  # WARC-Truncated: the body is not the whole answer
+    body: bytes | None = None  # decoded payload, when asked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +63,6 @@ class ArchiveError(Exception):
     """A WARC file that cannot be read."""
 
 
-def iter_responses(directory: Path) -> Iterator[CaptureRef]:
-    """Every response record of every closed WARC file, in archive order."""
-    for path in warc_files(directory):
-        yield from iter_file_responses(path)
-
-
 def iter_warc_records(path: Path) -> Iterator[tuple[ArchiveIterator, ArcWarcRecord]]:
     """(iterator, record) pairs of one file; a file that is no WARC raises ArchiveError."""
     try:
@@ -81,21 +76,26 @@ def iter_warc_records(path: Path) -> Iterator[tuple[ArchiveIterator, ArcWarcReco
         raise ArchiveError(f"{path.name}: unreadable WARC file ({exc})") from exc
 
 
-def iter_file_responses(path: Path) -> Iterator[CaptureRef]:
+def iter_file_records(
+    path: Path, want_body: Callable[[CaptureRef], bool] = lambda ref: False
+) -> Iterator[CaptureRef | dict]:
+    """One pass over a file: each response or revisit as a CaptureRef (with its decoded
+    body when ``want_body`` says so, read while the record is at hand), and the crawl
+    summary as a dict."""
     info: dict[str, str] = {}
     for records, record in iter_warc_records(path):
+        headers = record.rec_headers
         if record.rec_type == "warcinfo":
             info = _warc_fields(record.content_stream().read())
         elif record.rec_type in ("response", "revisit"):
             http = record.http_headers
-            headers = record.rec_headers
-            yield CaptureRef(
-                url=record.rec_headers.get_header("WARC-Target-URI"),
+            ref = CaptureRef(
+                url=headers.get_header("WARC-Target-URI"),
                 date=_warc_date(record),
                 status=int(http.get_statuscode() or 0) if http else 0,
                 content_type=(http.get_header("Content-Type") or "") if http else "",
                 filename=path.name,
-                offset=records.get_record_offset(),
+                offset=-1,  # known once the record is read through
                 crawl_id=info.get("wikiarchive-crawl-id"),
                 site=info.get("wikiarchive-site"),
                 warcinfo=info,
@@ -106,14 +106,13 @@ def iter_file_responses(path: Path) -> Iterator[CaptureRef]:
                 etag=http.get_header("ETag") if http else None,
                 truncated=headers.get_header("WARC-Truncated"),
             )
-
-
-def iter_file_summaries(path: Path) -> Iterator[dict]:
-    """The JSON crawl summaries in one file (a crawl writes one, as its last record)."""
-    for _, record in iter_warc_records(path):
-        uri = record.rec_headers.get_header("WARC-Target-URI") or ""
-        if record.rec_type == "metadata" and uri.startswith(METADATA_URI_PREFIX):
-            yield json.loads(record.content_stream().read())
+            body = None
+            if record.rec_type == "response" and want_body(ref):
+                body = record.content_stream().read()  # before the offset: that reads to the end
+            yield replace(ref, offset=records.get_record_offset(), body=body)
+        elif record.rec_type == "metadata":
+            if (headers.get_header("WARC-Target-URI") or "").startswith(METADATA_URI_PREFIX):
+                yield json.loads(record.content_stream().read())
 
 
 def read_warcinfo(path: Path) -> dict[str, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from archive.catalog import CATALOG_NAME, Catalog
 from exports.datapackage import write_datapackage
-from exports.history import Replayer, rebuild_catalog
+from exports.history import rebuild_catalog, unpack_page
 from exports.tables import (
     SCHEMAS,
     Provenance,
@@ -47,21 +47,18 @@ def export_tables(
 ) -> ExportResult:
     """Rebuild the catalog and every table of ``OUT`` from ``OUT/warc/`` alone."""
     rebuild_catalog(out_dir, date_format=date_format)
-    return write_tables(out_dir, date_format=date_format, excel_safe=excel_safe)
+    return write_tables(out_dir, excel_safe=excel_safe)
 
 
-def write_tables(
-    out_dir: Path, *, date_format: str | None = None, excel_safe: bool = False
-) -> ExportResult:
+def write_tables(out_dir: Path, *, excel_safe: bool = False) -> ExportResult:
     """``OUT/tables/*.csv|parquet`` from the catalog and the captures it points at."""
     out_dir = Path(out_dir)
     catalog = Catalog(out_dir / CATALOG_NAME)
-    replayer = Replayer(catalog, out_dir / "warc", date_format)
     tables = TableSet(out_dir / "tables", SCHEMAS, excel_safe=excel_safe)
     unreadable = []
     try:
         for state in catalog.current_pages():
-            page = replayer.page_at(state["warc_filename"], state["warc_offset"])
+            page = unpack_page(state["page"])
             if page.last_modified_raw and not page.last_modified:
                 unreadable.append(page.page_id)
             where = Provenance.of(state)

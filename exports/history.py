@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from contextlib import suppress
 from dataclasses import asdict
 from datetime import UTC
@@ -19,15 +20,14 @@ from warcio.timeutils import datetime_to_iso_date
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.reader import (
     CaptureRef,
-    iter_file_responses,
-    iter_file_summaries,
+    iter_file_records,
     iter_warcinfos,
     read_capture,
     read_warcinfo,
     warc_files,
 )
 from crawler.dokuwiki import page_id_from_url, request_kind
-from crawler.parse import Page, parse_page
+from crawler.parse import Footnote, Link, Page, parse_page
 from exports.changes import diff_pages
 from exports.tables import content_sha256
 
@@ -69,22 +69,29 @@ class Replayer:
         self._infos: dict[str, dict[str, str]] = {}
 
     def ingest(self, crawl_id: str, files: list[Path]) -> None:
-        """Record one crawl's captures, page states and changes in one transaction."""
-        summaries = (s for path in files for s in iter_file_summaries(path))
-        summary = next(summaries, None) or _summary_from_warcinfo(files[0])
+        """Record one crawl's captures, page states and changes in one transaction.
+
+        One pass over its files; each article is parsed once, and its parsed form kept
+        with the page's state, so tables and later diffs need not parse it again.
+        """
+        info = read_warcinfo(files[0])
+        summary = _summary_from_warcinfo(info)
         with self.catalog.transaction():
+            self.catalog.start_crawl(crawl_id, summary["site"], summary["mode"],
+                                     summary["started_at"])
+            seq = self.catalog.crawl_seq(crawl_id)
+            previous = self.catalog.last_crawl_id(summary["site"], before_seq=seq)
+            before: dict[str, tuple[int | None, Page | None]] = {}
+            for path in files:
+                for item in iter_file_records(path, want_body=is_article):
+                    if isinstance(item, dict):
+                        summary = item
+                    elif is_article(item):
+                        self._apply(item, crawl_id, previous, before)
+                    else:
+                        self._remember(item, crawl_id)
             self.catalog.finish_crawl(summary)
-            self.catalog.add_errors(summary["crawl_id"], summary.get("error_list", []))
-            before: dict[str, int | None] = {}
-            after: dict[str, Page] = {}
-            for ref in (r for path in files for r in iter_file_responses(path)):
-                self._remember_payload(ref)
-                if is_article(ref):
-                    page_id, page = self._apply(ref, crawl_id, before)
-                    after[page_id] = page
-                elif is_feed(ref):
-                    self.catalog.set_feed(crawl_id, _iso_http_date(ref.last_modified), ref.etag)
-            self._record_changes(summary, before, after)
+            self.catalog.add_errors(crawl_id, summary.get("error_list", []))
 
     def page_at(self, filename: str, offset: int) -> Page:
         """The page parsed from the response record at a locator."""
@@ -103,19 +110,27 @@ class Replayer:
         return self._infos[filename]
 
     def _apply(
-        self, ref: CaptureRef, crawl_id: str, before: dict[str, int | None]
-    ) -> tuple[str, Page]:
+        self,
+        ref: CaptureRef,
+        crawl_id: str,
+        previous: str | None,
+        before: dict[str, tuple[int | None, Page | None]],
+    ) -> None:
+        self._remember(ref, crawl_id)
         page = self._parse(ref)
         page_id = page_id_from_url(ref.url, ref.site)
         state = self.catalog.state(page_id)
-        current = state["version_id"] if state is not None and state["present"] else None
-        before.setdefault(page_id, current)
+        present = state is not None and bool(state["present"])
+        current = state["version_id"] if present else None
+        if page_id not in before:
+            before[page_id] = (current, unpack_page(state["page"]) if present else None)
         capture = {
             "crawl_id": crawl_id,
             "warc_filename": ref.filename,
             "warc_offset": ref.offset,
             "fetched_at": ref.date.isoformat(),
         }
+        now = None
         if page.exists:
             sha = content_sha256(page)
             version = self.catalog.version(current)
@@ -124,25 +139,52 @@ class Replayer:
                 page.last_modified,
             ):
                 self.catalog.touch_version(version.version_id, crawl_id)
-                version_id = version.version_id
+                now = version.version_id
             else:
-                version_id = self.catalog.add_version(page_id, sha, page.last_modified, capture)
-            self.catalog.set_state(page_id, True, version_id, capture)
+                now = self.catalog.add_version(page_id, sha, page.last_modified, capture)
+            self.catalog.set_state(page_id, True, now, capture, pack_page(page))
         elif state is not None:
-            self.catalog.set_state(page_id, False, None, capture)
-        return page_id, page
+            self.catalog.set_state(page_id, False, None, capture, None)
+        self._record_change(page_id, page, now, crawl_id, previous, before[page_id])
+
+    def _record_change(
+        self,
+        page_id: str,
+        page: Page,
+        now: int | None,
+        crawl_id: str,
+        previous: str | None,
+        was: tuple[int | None, Page | None],
+    ) -> None:
+        """The page's change in this crawl: from its state before the crawl to now."""
+        self.catalog.delete_change(crawl_id, page_id)  # a page captured twice: the last counts
+        if was[0] == now:
+            return
+        change = diff_pages(was[1], page)
+        if change is None:
+            return
+        row = asdict(change)
+        row.update(
+            from_crawl_id=previous,
+            to_crawl_id=crawl_id,
+            before_version_id=was[0],
+            after_version_id=now,
+        )
+        self.catalog.add_change(row)
 
     def _parse(self, ref: CaptureRef) -> Page:
         date_format = self.date_format or _crawl_date_format(ref.warcinfo)
-        filename, offset = ref.filename, ref.offset
+        body = ref.body
         if ref.rec_type == "revisit":
             original = self.catalog.payload(ref.payload_digest or "")
             if original is not None:
-                filename, offset = original["warc_filename"], original["warc_offset"]
-        capture = read_capture(self.warc_dir, filename, offset)
-        return parse_page(ref.url, capture.body, site=ref.site, date_format=date_format)
+                body = read_capture(
+                    self.warc_dir, original["warc_filename"], original["warc_offset"]
+                ).body
+        return parse_page(ref.url, body or b"", site=ref.site, date_format=date_format)
 
-    def _remember_payload(self, ref: CaptureRef) -> None:
+    def _remember(self, ref: CaptureRef, crawl_id: str) -> None:
+        """What every capture leaves: its payload for later revisits, the feed's validators."""
         if ref.rec_type == "response" and ref.payload_digest and ref.record_id:
             self.catalog.add_payload(
                 ref.payload_digest,
@@ -157,30 +199,24 @@ class Replayer:
                     "warc_offset": ref.offset,
                 },
             )
+        if is_feed(ref):
+            self.catalog.set_feed(crawl_id, _iso_http_date(ref.last_modified), ref.etag)
 
-    def _record_changes(
-        self, summary: dict, before: dict[str, int | None], after: dict[str, Page]
-    ) -> None:
-        seq = self.catalog.crawl_seq(summary["crawl_id"])
-        previous = self.catalog.last_crawl_id(summary["site"], before_seq=seq)
-        for page_id in sorted(before):
-            state = self.catalog.state(page_id)
-            now = state["version_id"] if state is not None and state["present"] else None
-            if before[page_id] == now:
-                continue
-            old = self.catalog.version(before[page_id])
-            old_page = self.page_at(old.warc_filename, old.warc_offset) if old else None
-            change = diff_pages(old_page, after[page_id])
-            if change is None:
-                continue
-            row = asdict(change)
-            row.update(
-                from_crawl_id=previous,
-                to_crawl_id=summary["crawl_id"],
-                before_version_id=before[page_id],
-                after_version_id=now,
-            )
-            self.catalog.add_change(row)
+
+def pack_page(page: Page) -> bytes:
+    """A parsed page as stored with its state (compressed JSON)."""
+    fields = asdict(page)
+    return zlib.compress(json.dumps(fields, ensure_ascii=False).encode(), 6)
+
+
+def unpack_page(blob: bytes) -> Page:
+    fields = json.loads(zlib.decompress(blob))
+    fields["footnotes"] = tuple(
+        Footnote(**{**note, "numbers": tuple(note["numbers"]), "urls": tuple(note["urls"])})
+        for note in fields["footnotes"]
+    )
+    fields["links"] = tuple(Link(**link) for link in fields["links"])
+    return Page(**fields)
 
 
 def rebuild_catalog(out_dir: Path, *, date_format: str | None = None) -> Path:
@@ -223,9 +259,8 @@ def sync_catalog(out_dir: Path) -> None:
         catalog.close()
 
 
-def _summary_from_warcinfo(path: Path) -> dict:
+def _summary_from_warcinfo(info: dict[str, str]) -> dict:
     """An interrupted crawl has no summary record: what its warcinfo says."""
-    info = read_warcinfo(path)
     return {
         "crawl_id": info.get("wikiarchive-crawl-id"),
         "site": info.get("wikiarchive-site"),

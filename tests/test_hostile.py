@@ -104,7 +104,8 @@ def test_no_file_name_is_made_from_wiki_content(wiki, tmp_path):
         r"(warc/wikiarchive-\d{17}-\d{5}\.warc\.gz"
         r"|catalog\.sqlite(-wal|-shm)?|\.wikiarchive\.lock"
         r"|tables/(pages|footnotes|citations|links|page_versions|changes|crawls|errors)"
-        r"\.(csv|parquet)|tables/datapackage\.json|indexes/index\.cdxj)"
+        r"\.(csv|parquet)|tables/datapackage\.json|indexes/index\.cdxj"
+        r"|indexes/\.parts/wikiarchive-\d{17}-\d{5}\.warc\.gz\.\d+\.cdxj\.part)"
     )
     names = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()]
     assert names and all(allowed.fullmatch(name) for name in names), names
