@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from typing import BinaryIO
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.timeutils import datetime_to_iso_date
-from warcio.warcwriter import WARCWriter
+from warcio.warcwriter import GzippingWrapper, WARCWriter
 
 OPEN_SUFFIX = ".open"
 WARC_SUFFIX = ".warc.gz"
@@ -88,12 +89,31 @@ class RecordWriter(WARCWriter):
         if make_id is not None:
             self._make_warc_id = make_id  # type: ignore[method-assign]
 
+    def _write_warc_record(self, out: BinaryIO, record: ArcWarcRecord) -> None:
+        # warcio compresses at level 9; level 6 is several times faster for a few
+        # percent more bytes, and every record is still its own gzip member.
+        if not self.gzip:
+            return super()._write_warc_record(out, record)
+        self.gzip = False
+        try:
+            super()._write_warc_record(_Gzip(out), record)
+        finally:
+            self.gzip = True
+
     def warc_date(self, when: datetime | None = None) -> str:
         when = (when or self._clock()).astimezone(UTC).replace(tzinfo=None)
         return datetime_to_iso_date(when, use_micros=self.warc_version >= self.WARC_1_1)
 
     def curr_warc_date(self) -> str:
         return self.warc_date()
+
+
+class _Gzip(GzippingWrapper):
+    """One gzip member per record, at a level that keeps up with a fast crawl."""
+
+    def __init__(self, out: BinaryIO, level: int = 6):
+        super().__init__(out)
+        self.compressor = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
 
 
 class RotatingWarcWriter:

@@ -27,7 +27,7 @@ from twisted.python.failure import Failure
 
 from archive.catalog import CATALOG_NAME, Catalog, PreviousCrawl
 from crawler.dokuwiki import page_url, site_root
-from crawler.parse import is_dokuwiki, parse_index
+from crawler.parse import existing_page_links, is_dokuwiki, parse_index
 from crawler.plan import (
     Feed,
     mark_since,
@@ -41,9 +41,6 @@ from crawler.sitemap import sitemap_page_ids
 DEFAULT_SITE = "https://neurosurgerywiki.com/wiki/"
 DISCOVERY_MEANS = frozenset({"links", "index", "sitemap"})
 MAX_ERRORS_KEPT = 10_000  # per crawl, in its summary record
-WIKILINK1_IDS = (
-    "//a[contains(concat(' ', normalize-space(@class), ' '), ' wikilink1 ')]/@data-wiki-id"
-)
 
 
 def new_crawl_id(now: datetime) -> str:
@@ -141,8 +138,7 @@ class WikiSpider(scrapy.Spider):
         if "links" not in self.discovery:
             return
         known = self.previous.present_pages if self.incremental else frozenset()
-        for page_id in response.xpath(WIKILINK1_IDS).getall():
-            page_id = page_id.split("#", 1)[0]
+        for page_id in existing_page_links(response.body):
             # An incremental crawl follows links only to pages it has never seen.
             if page_id not in known:
                 yield from self._follow(page_id)
