@@ -81,7 +81,7 @@ class Replayer:
                                      summary["started_at"])
             seq = self.catalog.crawl_seq(crawl_id)
             previous = self.catalog.last_crawl_id(summary["site"], before_seq=seq)
-            before: dict[str, tuple[int | None, Page | None]] = {}
+            before: dict[str, int | None] = {}  # version before this crawl, by page
             for path in files:
                 for item in iter_file_records(path, want_body=is_article):
                     if isinstance(item, dict):
@@ -114,7 +114,7 @@ class Replayer:
         ref: CaptureRef,
         crawl_id: str,
         previous: str | None,
-        before: dict[str, tuple[int | None, Page | None]],
+        before: dict[str, int | None],
     ) -> None:
         self._remember(ref, crawl_id)
         page = self._parse(ref)
@@ -122,8 +122,14 @@ class Replayer:
         state = self.catalog.state(page_id)
         present = state is not None and bool(state["present"])
         current = state["version_id"] if present else None
+        # The page as it stood before this crawl: its state's parsed copy, unless this
+        # crawl already captured it once (rare), then its version's capture.
         if page_id not in before:
-            before[page_id] = (current, unpack_page(state["page"]) if present else None)
+            before[page_id] = current
+            was_page = unpack_page(state["page"]) if present else None
+        else:
+            old = self.catalog.version(before[page_id])
+            was_page = self.page_at(old.warc_filename, old.warc_offset) if old else None
         capture = {
             "crawl_id": crawl_id,
             "warc_filename": ref.filename,
@@ -145,7 +151,7 @@ class Replayer:
             self.catalog.set_state(page_id, True, now, capture, pack_page(page))
         elif state is not None:
             self.catalog.set_state(page_id, False, None, capture, None)
-        self._record_change(page_id, page, now, crawl_id, previous, before[page_id])
+        self._record_change(page_id, page, now, crawl_id, previous, (before[page_id], was_page))
 
     def _record_change(
         self,
