@@ -1,0 +1,19 @@
+"""The parsed copy of a page kept in the catalog gives back exactly the parsed page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.parse import parse_page
+from exports.history import pack_page, unpack_page
+
+HTML_DIR = Path(__file__).parent / "html"
+BED = "http://127.0.0.1:37453/wiki/"  # where the samples were served (tests/html/README.md)
+
+
+@pytest.mark.parametrize("sample", sorted(p.name for p in HTML_DIR.glob("*.html")))
+def test_pack_unpack_round_trip(sample):
+    page = parse_page(BED + "doku.php?id=x", (HTML_DIR / sample).read_bytes(), site=BED)
+    assert unpack_page(pack_page(page)) == page
