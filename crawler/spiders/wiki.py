@@ -41,6 +41,8 @@ from crawler.sitemap import sitemap_page_ids
 DEFAULT_SITE = "https://neurosurgerywiki.com/wiki/"
 DISCOVERY_MEANS = frozenset({"links", "index", "sitemap"})
 MAX_ERRORS_KEPT = 10_000  # per crawl, in its summary record
+CALLBACKS = ("parse_first", "parse_article", "parse_index", "parse_sitemap", "parse_feed",
+             "on_error")
 
 
 def new_crawl_id(now: datetime) -> str:
@@ -84,6 +86,11 @@ class WikiSpider(scrapy.Spider):
         # Incremental crawls gather what the wiki says before deciding what to fetch.
         self.listing: set[str] | None = set()
         self.feed: Feed | None = None
+        # One bound method per callback, reused by every request: Scrapy caches its
+        # per-callback source inspection by the callback object, and a fresh bound
+        # method per request made it re-read and re-parse this module every time.
+        for name in CALLBACKS:
+            setattr(self, name, getattr(self, name))
         self.planned = False
 
     @classmethod
