@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from corpus_expect import CORPUS_DIR
+from helpers import corpus_wiki
 from wikibed import DokuWikiBed, requirements_problem
 
 
@@ -16,9 +16,7 @@ def wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DokuWikiBed]:
     if problem:
         # Fail, never skip: a missing wiki must not turn the crawler tests green.
         pytest.fail(f"DokuWiki test bed unavailable: {problem}", pytrace=False)
-    bed = DokuWikiBed(tmp_path_factory.mktemp("wiki"))
-    bed.load_corpus(CORPUS_DIR)
-    bed.start()
+    bed = corpus_wiki(tmp_path_factory.mktemp("wiki"))
     try:
         yield bed
     finally:

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import http.server
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+from helpers import wikiarchive
 
 from crawler.cli import crawl_settings
 from crawler.run import project_settings
-
-
-def wikiarchive(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args], capture_output=True, text=True, timeout=120
-    )
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:

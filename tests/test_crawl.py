@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from corpus_expect import expected_by_id, orphan_pages
+from helpers import FAST, warcio_check, wikiarchive
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.reader import read_capture
@@ -24,18 +25,6 @@ from crawler.parse import parse_page
 from exports.tables import SCHEMAS, Provenance, page_row
 
 TABLES = ("pages", "footnotes", "citations", "links", "page_versions", "changes", "crawls")
-FAST = ["--delay", "0", "-s", "AUTOTHROTTLE_ENABLED=False", "--log-level", "WARNING"]
-
-
-def wikiarchive(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 @pytest.fixture(scope="module")
 def crawl(wiki, tmp_path_factory):
     out = tmp_path_factory.mktemp("crawl") / "out"
@@ -183,11 +172,7 @@ def test_warcio_check_passes_on_every_file(crawl):
     out, _ = crawl
     files = sorted((out / "warc").glob("*.warc.gz"))
     assert files and not list((out / "warc").glob("*.open"))
-    result = subprocess.run(
-        [sys.executable, "-m", "warcio.cli", "check", *map(str, files)],
-        capture_output=True,
-        text=True,
-    )
+    result = warcio_check(files)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

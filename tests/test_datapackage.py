@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_crawl import FAST, wikiarchive
+from helpers import FAST, wikiarchive
 
 from exports.datapackage import field_descriptor, write_datapackage
 from exports.tables import TABLES, Column

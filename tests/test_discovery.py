@@ -7,14 +7,13 @@ day-first date format and a robots.txt that shuts out one namespace.
 from __future__ import annotations
 
 import subprocess
-import sys
 from datetime import datetime
 
 import pandas as pd
 import pytest
-from corpus_expect import CORPUS_DIR, expected_by_id, orphan_pages
-from test_crawl import FAST, wikiarchive
-from wikibed import DokuWikiBed, http_get
+from corpus_expect import expected_by_id, orphan_pages
+from helpers import FAST, corpus_wiki, warcio_check, wikiarchive
+from wikibed import http_get
 
 DAY_FIRST = "%d/%m/%Y %H:%M"
 ROBOTS = "User-agent: *\nDisallow: /wiki/doku.php?id=oncology:\n"
@@ -27,13 +26,11 @@ def expected():
 
 @pytest.fixture(scope="module")
 def variant_wiki(tmp_path_factory):
-    bed = DokuWikiBed(
+    bed = corpus_wiki(
         tmp_path_factory.mktemp("variant"),
         conf={"userewrite": 2, "dformat": DAY_FIRST},
         robots_txt=ROBOTS,
     )
-    bed.load_corpus(CORPUS_DIR)
-    bed.start()
     yield bed
     bed.stop()
 
@@ -67,11 +64,7 @@ def test_small_warc_files_rotate_and_stay_valid(wiki, tmp_path, expected):
     pages, _ = crawl(wiki.base_url, tmp_path, "--warc-max-size", "0.05")
     files = sorted((tmp_path / "warc").glob("*.warc.gz"))
     assert len(files) > 3
-    check = subprocess.run(
-        [sys.executable, "-m", "warcio.cli", "check", *map(str, files)],
-        capture_output=True,
-        text=True,
-    )
+    check = warcio_check(files)
     assert check.returncode == 0, check.stdout
     assert set(pages.page_id) == set(expected)
     assert set(pages.warc_filename) <= {f.name for f in files}

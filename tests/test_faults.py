@@ -17,12 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from corpus_expect import CORPUS_DIR, expected_by_id
+from corpus_expect import expected_by_id
 from faultproxy import FaultProxy, Hit
-from test_crawl import FAST, wikiarchive
+from helpers import FAST, corpus_wiki, warcio_check, wikiarchive
 from test_incremental import crawl_id_of, source, table
 from warcio.archiveiterator import ArchiveIterator
-from wikibed import DokuWikiBed
 
 BACKOFF = 0.1  # WIKI_RETRY_BACKOFF in these tests: retries after 0.1, 0.2, 0.4 s
 RETRIES = 3  # RETRY_TIMES, the project default
@@ -92,11 +91,7 @@ def archived_statuses(out: Path, page_id: str) -> list[int]:
 def assert_warcs_valid(out: Path, *, truncated: int = 0) -> None:
     files = sorted((out / "warc").glob("*.warc.gz"))
     assert files and not list((out / "warc").glob("*.open"))
-    result = subprocess.run(
-        [sys.executable, "-m", "warcio.cli", "check", *map(str, files)],
-        capture_output=True,
-        text=True,
-    )
+    result = warcio_check(files)
     assert result.returncode == 0, result.stdout + result.stderr
     marked = [r for r in warc_records(out) if r.rec_headers.get_header("WARC-Truncated")]
     assert len(marked) == truncated
@@ -277,9 +272,7 @@ def test_pages_that_keep_failing_are_reported_and_fetched_next_run(proxy, tmp_pa
 
 
 def test_failed_page_of_an_incremental_crawl_is_neither_modified_nor_removed(tmp_path):
-    bed = DokuWikiBed(tmp_path / "wiki")
-    bed.load_corpus(CORPUS_DIR)
-    bed.start()
+    bed = corpus_wiki(tmp_path / "wiki")
     out = tmp_path / "out"
     try:
         with FaultProxy(bed.base_url) as proxy:

@@ -9,7 +9,7 @@ import time
 import pandas as pd
 import pytest
 from corpus_expect import expected_by_id
-from test_crawl import FAST, wikiarchive
+from helpers import FAST, wikiarchive
 
 from crawler.parse import parse_page
 from crawler.sitemap import sitemap_page_ids

@@ -11,7 +11,6 @@ import io
 import json
 import re
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -21,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pytest
 from corpus_expect import CORPUS_DIR, expected_by_id
-from test_crawl import FAST, wikiarchive
+from helpers import FAST, corpus_wiki, warcio_check, wikiarchive
 from warcio.archiveiterator import ArchiveIterator
 from wikibed import DokuWikiBed
 
@@ -104,9 +103,7 @@ def table(out: Path, name: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
-    bed = DokuWikiBed(tmp_path_factory.mktemp("editable"))
-    bed.load_corpus(CORPUS_DIR)
-    bed.start()
+    bed = corpus_wiki(tmp_path_factory.mktemp("editable"))
     out = tmp_path_factory.mktemp("history") / "out"
     try:
         first = crawl_once(bed, out)
@@ -239,11 +236,7 @@ def test_full_recrawl_of_unchanged_wiki(history):
             revisits += sum(r.rec_type == "revisit" for r in ArchiveIterator(stream))
     assert revisits >= 1
     files = sorted((out / "warc").glob("*.warc.gz"))
-    check = subprocess.run(
-        [sys.executable, "-m", "warcio.cli", "check", *map(str, files)],
-        capture_output=True,
-        text=True,
-    )
+    check = warcio_check(files)
     assert check.returncode == 0, check.stdout
 
 

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 from corpus_expect import expected_by_id
 from filelock import FileLock
-from test_crawl import FAST, wikiarchive
+from helpers import FAST, wikiarchive
+from helpers import warcio_check as check_files
 
 from archive.recover import recover_file
 
@@ -32,10 +33,7 @@ def crawl_rows(out: Path) -> list[tuple]:
 
 
 def warcio_check(folder: Path) -> subprocess.CompletedProcess:
-    files = sorted(map(str, folder.glob("*.warc.gz")))
-    return subprocess.run(
-        [sys.executable, "-m", "warcio.cli", "check", *files], capture_output=True, text=True
-    )
+    return check_files(sorted(folder.glob("*.warc.gz")))
 
 
 def test_second_run_on_the_same_folder_is_refused(wiki, tmp_path):

@@ -14,7 +14,7 @@ import termios
 import time
 
 from corpus_expect import expected_by_id
-from test_crawl import FAST, wikiarchive
+from helpers import FAST, wikiarchive
 
 from crawler.progress import progress_line
 

@@ -23,8 +23,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from corpus_expect import CORPUS_DIR, expected_by_id
-from test_crawl import FAST, wikiarchive
-from wikibed import DokuWikiBed
+from helpers import FAST, corpus_wiki, wikiarchive
 
 from crawler.cli_package import package
 from crawler.run import locked
@@ -44,9 +43,7 @@ def run_package(*args: str):
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
-    bed = DokuWikiBed(tmp_path_factory.mktemp("packagewiki"))
-    bed.load_corpus(CORPUS_DIR)
-    bed.start()
+    bed = corpus_wiki(tmp_path_factory.mktemp("packagewiki"))
     out = tmp_path_factory.mktemp("package") / "out"
     try:
         for step in ("first", "second"):

@@ -28,8 +28,8 @@ from corpus_expect import (
     internal_links,
     namespace_of,
 )
+from helpers import corpus_wiki
 from test_incremental import ADDED, DELETED, crawl_once, edit_wiki
-from wikibed import DokuWikiBed
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "README.md", ROOT / "tests" / "readme_examples.md"]
@@ -55,9 +55,7 @@ def examples() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
-    bed = DokuWikiBed(tmp_path_factory.mktemp("readme-wiki"))
-    bed.load_corpus(CORPUS_DIR)
-    bed.start()
+    bed = corpus_wiki(tmp_path_factory.mktemp("readme-wiki"))
     work = tmp_path_factory.mktemp("readme")
     try:
         crawl_once(bed, work / OUT_NAME)

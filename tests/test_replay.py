@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import pytest
 from corpus_expect import CORPUS_DIR, expected_by_id, footnotes, page_title
-from test_crawl import FAST, wikiarchive
+from helpers import FAST, corpus_wiki, wikiarchive
 from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import iso_date_to_timestamp
 from wikibed import DokuWikiBed, http_get
@@ -134,9 +134,7 @@ class Wayback:
 
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory):
-    bed = DokuWikiBed(tmp_path_factory.mktemp("replaywiki"))
-    bed.load_corpus(CORPUS_DIR)
-    bed.start()
+    bed = corpus_wiki(tmp_path_factory.mktemp("replaywiki"))
     out = tmp_path_factory.mktemp("replay") / "out"
     server = Wayback(tmp_path_factory.mktemp("pywb"))
     try:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from corpus_expect import CORPUS_DIR, expected_by_id, footnotes
-from test_crawl import wikiarchive
+from corpus_expect import expected_by_id, footnotes
+from helpers import corpus_wiki, wikiarchive
 from test_incremental import (
     ADDED,
     BODY_EDIT,
@@ -34,7 +34,6 @@ from test_incremental import (
     edit_wiki,
     source,
 )
-from wikibed import DokuWikiBed
 
 CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE_PAGE = "hostile"
@@ -73,9 +72,7 @@ def report_command(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
-    bed = DokuWikiBed(tmp_path_factory.mktemp("report-wiki"))
-    bed.load_corpus(CORPUS_DIR)
-    bed.start()
+    bed = corpus_wiki(tmp_path_factory.mktemp("report-wiki"))
     out = tmp_path_factory.mktemp("report") / "out"
     try:
         first = crawl_once(bed, out)
