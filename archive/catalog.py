@@ -318,17 +318,16 @@ class Catalog:
             ),
         )
 
-    def current_pages(self) -> list[sqlite3.Row]:
-        """Pages that exist now, with their latest capture, in page-id order."""
+    def current_pages(self) -> Iterator[sqlite3.Row]:
+        """Pages that exist now, with their latest capture, in page-id order; streamed,
+        as each row carries the parsed page."""
         return self.db.execute(
             "SELECT s.*, v.content_sha256 FROM page_state s JOIN page_versions v"
             " USING (version_id) WHERE s.present = 1 ORDER BY s.page_id"
-        ).fetchall()
+        )
 
-    def versions(self) -> list[sqlite3.Row]:
-        return self.db.execute(
-            "SELECT * FROM page_versions ORDER BY page_id, version_id"
-        ).fetchall()
+    def versions(self) -> Iterator[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM page_versions ORDER BY page_id, version_id")
 
     # ---- changes
 
@@ -342,7 +341,7 @@ class Catalog:
             "DELETE FROM changes WHERE to_crawl_id = ? AND page_id = ?", (crawl_id, page_id)
         )
 
-    def changes(self, since_crawl_id: str | None = None) -> list[sqlite3.Row]:
+    def changes(self, since_crawl_id: str | None = None) -> Iterator[sqlite3.Row]:
         query = (
             "SELECT c.* FROM changes c JOIN crawls k ON k.crawl_id = c.to_crawl_id"
         )
@@ -350,7 +349,7 @@ class Catalog:
         if since_crawl_id is not None:
             query += " WHERE k.seq > (SELECT seq FROM crawls WHERE crawl_id = ?)"
             args = (since_crawl_id,)
-        return self.db.execute(query + " ORDER BY k.seq, c.page_id", args).fetchall()
+        return self.db.execute(query + " ORDER BY k.seq, c.page_id", args)
 
     # ---- payload digests, for revisit records
 

@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -58,26 +59,24 @@ def current_pages(out_dir: Path) -> list[dict[str, str]]:
     sites: dict[str, str] = {}
     catalog = Catalog(path, readonly=True)
     try:
-        states = catalog.current_pages()
+        return [_page_entry(state, warc_dir, sites) for state in catalog.current_pages()]
     finally:
         catalog.close()
-    pages = []
-    for state in states:
-        filename, offset = state["warc_filename"], state["warc_offset"]
-        if filename not in sites:
-            sites[filename] = read_warcinfo(warc_dir / filename).get("wikiarchive-site") or ""
-        capture = read_capture(warc_dir, filename, offset)
-        page = parse_page(capture.url, capture.body, site=sites[filename])
-        when = capture.date.astimezone(UTC).replace(tzinfo=None)
-        pages.append(
-            {
-                "url": capture.url,
-                "title": page.title,
-                "ts": datetime_to_iso_date(when, use_micros=True),  # the record's WARC-Date
-                "id": state["page_id"],
-            }
-        )
-    return pages
+
+
+def _page_entry(state: Mapping, warc_dir: Path, sites: dict[str, str]) -> dict[str, str]:
+    filename, offset = state["warc_filename"], state["warc_offset"]
+    if filename not in sites:
+        sites[filename] = read_warcinfo(warc_dir / filename).get("wikiarchive-site") or ""
+    capture = read_capture(warc_dir, filename, offset)
+    page = parse_page(capture.url, capture.body, site=sites[filename])
+    when = capture.date.astimezone(UTC).replace(tzinfo=None)
+    return {
+        "url": capture.url,
+        "title": page.title,
+        "ts": datetime_to_iso_date(when, use_micros=True),  # the record's WARC-Date
+        "id": state["page_id"],
+    }
 
 
 def package_wacz(

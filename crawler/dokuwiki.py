@@ -176,6 +176,7 @@ def _id_from_raw(raw_id: str) -> str | None:
     return page_id or None
 
 
+@lru_cache(maxsize=65536)  # links repeat across pages; the rules cost more than a lookup
 def page_id_from_url(url: str, site: str) -> str | None:
     """The clean page id if *url* is an article view of the wiki at *site*, else None.
 

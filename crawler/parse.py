@@ -515,7 +515,7 @@ def _link(a: Element, base_url: str, site: str) -> Link | None:
     classes = _classes(a)
     if "fn_top" in classes or "fn_bot" in classes:
         return None
-    text = _text(a)
+    text = _collapse(a.text or "") if len(a) == 0 else _text(a)
     missing = "wikilink2" in classes
     wiki_id = a.get("data-wiki-id")
     if wiki_id is not None:

@@ -62,7 +62,7 @@ def write_tables(out_dir: Path, *, excel_safe: bool = False) -> ExportResult:
             if page.last_modified_raw and not page.last_modified:
                 unreadable.append(page.page_id)
             where = Provenance.of(state)
-            tables["pages"].write([page_row(page, where)])
+            tables["pages"].write([page_row(page, where, state["content_sha256"])])
             tables["footnotes"].write(footnote_rows(page, where.crawl_id))
             tables["citations"].write(citation_rows(page, where.crawl_id))
             tables["links"].write(link_rows(page, where.crawl_id))

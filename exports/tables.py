@@ -180,7 +180,8 @@ def content_sha256(page: Page) -> str:
     return hashlib.sha256(encoded).hexdigest()
 
 
-def page_row(page: Page, where: Provenance) -> dict:
+def page_row(page: Page, where: Provenance, sha: str | None = None) -> dict:
+    """The page's row; *sha* is its content hash when the caller has it already."""
     return {
         "page_id": page.page_id,
         "url": page.url,
@@ -191,7 +192,7 @@ def page_row(page: Page, where: Provenance) -> dict:
         "body_text": page.body_text,
         "word_count": len(page.body_text.split()),
         "footnote_count": len(page.footnotes),
-        "content_sha256": content_sha256(page),
+        "content_sha256": sha or content_sha256(page),
         "crawl_id": where.crawl_id,
         "fetched_at": where.fetched_at,
         "warc_filename": where.warc_filename,

@@ -1,0 +1,70 @@
+"""Table files written from one Arrow batch: the CSV shows what the Parquet holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from exports.write import TableWriter
+
+SCHEMA = pa.schema(
+    [
+        ("text", pa.string()),
+        ("n", pa.int64()),
+        ("flag", pa.bool_()),
+        ("local", pa.timestamp("ms")),
+        ("at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+ROWS = [
+    {"text": 'say "hi",\r\nbye', "n": 1, "flag": True,
+     "local": datetime(2024, 6, 7, 3, 0), "at": datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=UTC)},
+    {"text": "", "n": None, "flag": False, "local": None,
+     "at": datetime(2026, 1, 2, tzinfo=UTC)},
+    {"text": None, "n": -3, "flag": None, "local": datetime(2024, 6, 7, 3, 0, 1, 500000),
+     "at": None},
+]
+
+
+def write(tmp_path, rows=ROWS):
+    writer = TableWriter(tmp_path, "t", SCHEMA)
+    writer.write(rows)
+    writer.close()
+    return (tmp_path / "t.csv").read_bytes()
+
+
+def test_csv_text_of_each_type(tmp_path):
+    raw = write(tmp_path)
+    assert raw.split(b"\r\n") == [
+        b"text,n,flag,local,at",
+        b'"say ""hi"",',  # the cell's own CRLF stays inside its quotes
+        b'bye",1,true,"2024-06-07T03:00:00","2026-01-02T03:04:05.000600Z"',
+        b'"",,false,,"2026-01-02T00:00:00Z"',
+        b',-3,,"2024-06-07T03:00:01.500",',
+        b"",
+    ]
+
+
+def test_csv_reads_back_as_the_parquet(tmp_path):
+    write(tmp_path)
+    con = duckdb.connect()
+    from_csv = con.execute(
+        f"SELECT * FROM read_csv('{tmp_path / 't.csv'}', header=true, allow_quoted_nulls=false, "
+        "columns={'text':'VARCHAR','n':'BIGINT','flag':'BOOLEAN','local':'TIMESTAMP',"
+        "'at':'TIMESTAMPTZ'})"
+    ).fetchall()
+    from_parquet = con.execute(f"SELECT * FROM '{tmp_path / 't.parquet'}'").fetchall()
+    assert from_csv == from_parquet
+    assert [row[0] for row in from_csv] == ['say "hi",\r\nbye', "", None]  # "" is not null
+
+
+def test_batches_become_row_groups(tmp_path):
+    many = [dict(ROWS[0], n=i) for i in range(25_000)]
+    write(tmp_path, many)
+    parquet = pq.ParquetFile(tmp_path / "t.parquet")
+    assert parquet.metadata.num_rows == 25_000
+    assert parquet.metadata.num_row_groups == 3  # narrow rows: 10,000 a group
+    assert pq.read_table(tmp_path / "t.parquet").column("n").to_pylist() == list(range(25_000))
