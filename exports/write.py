@@ -13,14 +13,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-# Rows held before a batch is written (and one Parquet row group per batch): small
-# for tables whose rows carry a whole article, so memory stays flat in N; large for
-# the narrow ones, so readers do not face hundreds of tiny row groups.
-BATCH_ROWS = 500
+# Rows held before a batch is written (and one Parquet row group per batch): few for
+# tables whose rows carry a whole article (a batch is held three times: rows, Arrow,
+# CSV text), so memory stays low and flat in N; many for the narrow ones, so readers
+# do not face hundreds of tiny row groups.
+BATCH_ROWS = 100
 NARROW_BATCH_ROWS = 10_000
 WIDE_COLUMNS = {"body_text"}
 # pyarrow's default pool (mimalloc) keeps what a written batch freed; the system
@@ -28,8 +28,15 @@ WIDE_COLUMNS = {"body_text"}
 pa.set_memory_pool(pa.system_memory_pool())
 
 
-# Cells a spreadsheet would run as a formula (CWE-1236): = + - @ tab CR first.
-FORMULA_START = "^[=+\\-@\t\r]"
+# Cells a spreadsheet would run as a formula (CWE-1236).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def excel_safe(value: object) -> object:
+    """Defuse a cell that starts like a formula by quoting it with a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def csv_value(value: object) -> object:
@@ -47,19 +54,27 @@ def csv_value(value: object) -> object:
 class TableWriter:
     """One table, written to ``NAME.csv`` and ``NAME.parquet`` side by side.
 
-    Both files are written from the same Arrow batch, so CSV cannot drift from
+    Both files are written from the same Arrow arrays, so CSV cannot drift from
     Parquet; Arrow's CSV writer quotes every text cell, and leaves a missing value
     unquoted and empty (so ``""`` and null stay apart for readers that care).
     """
 
     def __init__(self, directory: Path, name: str, schema: pa.Schema, *, safe: bool = False):
         self.schema = schema
-        self._safe = safe
         self._batch_rows = BATCH_ROWS if WIDE_COLUMNS & set(schema.names) else NARROW_BATCH_ROWS
         self._batch: list[dict] = []
         self.rows = 0
+        # Timestamps as ISO 8601 text, and with safe, every text cell checked.
+        self._as_text = {
+            f.name for f in schema
+            if pa.types.is_timestamp(f.type) or (safe and pa.types.is_string(f.type))
+        }
+        self._cell = (lambda v: excel_safe(csv_value(v))) if safe else csv_value
+        self._csv_schema = pa.schema(
+            pa.field(f.name, pa.string()) if f.name in self._as_text else f for f in schema
+        )
         self._csv = pacsv.CSVWriter(
-            str(directory / f"{name}.csv"), csv_schema(schema), write_options=_CSV_OPTIONS
+            str(directory / f"{name}.csv"), self._csv_schema, write_options=_CSV_OPTIONS
         )
         self._parquet = pq.ParquetWriter(directory / f"{name}.parquet", schema)
 
@@ -77,40 +92,24 @@ class TableWriter:
     def _flush(self) -> None:
         if not self._batch:
             return
-        table = pa.Table.from_pylist(self._batch, schema=self.schema)
-        self._parquet.write_table(table)
-        self._csv.write_table(csv_table(table, safe=self._safe))
+        columns, csv_columns = [], []
+        for field in self.schema:
+            values = [row[field.name] for row in self._batch]
+            columns.append(pa.array(values, field.type))
+            if field.name in self._as_text:
+                # Python formats these cells: Arrow's own casts would load its compute
+                # kernels, tens of MB for a handful of timestamps.
+                values = [None if v is None else self._cell(v) for v in values]
+                csv_columns.append(pa.array(values, pa.string()))
+            else:
+                csv_columns.append(columns[-1])
+        self._parquet.write_table(pa.Table.from_arrays(columns, schema=self.schema))
+        self._csv.write_table(pa.Table.from_arrays(csv_columns, schema=self._csv_schema))
         self.rows += len(self._batch)
         self._batch.clear()
 
 
-_CSV_OPTIONS = pacsv.WriteOptions(eol="\r\n", quoting_header="none")
-# Arrow prints every fraction digit of the unit ("03:00:00.000"); ISO 8601 as Python
-# writes it drops an all-zero fraction.
-_ZERO_FRACTION = r"\.0+(Z?)$"
-
-
-def csv_schema(schema: pa.Schema) -> pa.Schema:
-    """The CSV's columns: timestamps as ISO 8601 text, the rest as in Parquet."""
-    return pa.schema(
-        pa.field(f.name, pa.string()) if pa.types.is_timestamp(f.type) else f for f in schema
-    )
-
-
-def csv_table(table: pa.Table, *, safe: bool = False) -> pa.Table:
-    """*table* as its CSV shows it (see csv_value); with *safe*, formula cells defused."""
-    columns = []
-    for field, column in zip(table.schema, table.columns, strict=True):
-        if pa.types.is_timestamp(field.type):
-            utc = field.type.tz is not None
-            text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S" + ("Z" if utc else ""))
-            column = pc.replace_substring_regex(text, _ZERO_FRACTION, r"\1")
-        elif safe and pa.types.is_string(field.type):
-            # defused with a leading apostrophe, which spreadsheets show as text
-            risky = pc.match_substring_regex(column, FORMULA_START)
-            column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
-        columns.append(column)
-    return pa.Table.from_arrays(columns, schema=csv_schema(table.schema))
+_CSV_OPTIONS = pacsv.WriteOptions(eol="\r\n", quoting_header="none", batch_size=100)
 
 
 class TableSet:

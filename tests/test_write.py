@@ -43,7 +43,7 @@ def test_csv_text_of_each_type(tmp_path):
         b'"say ""hi"",',  # the cell's own CRLF stays inside its quotes
         b'bye",1,true,"2024-06-07T03:00:00","2026-01-02T03:04:05.000600Z"',
         b'"",,false,,"2026-01-02T00:00:00Z"',
-        b',-3,,"2024-06-07T03:00:01.500",',
+        b',-3,,"2024-06-07T03:00:01.500000",',
         b"",
     ]
 
