@@ -13,15 +13,18 @@ from urllib.parse import urlsplit
 
 import click
 
+from crawler import settings as defaults
 from crawler.cli_package import package
 from crawler.cli_report import report
 from crawler.dates import parse_wiki_date
 from crawler.dokuwiki import site_root
-from crawler.spiders.wiki import DEFAULT_SITE, DISCOVERY_MEANS
 
 DEFAULT_OUT = "wikiarchive-data"
 EXIT_PARTIAL = 3  # some pages failed, or the crawl was stopped; the next run completes it
 EXIT_BUSY = 4  # another run holds the output folder
+
+
+DISCOVERY_MEANS = frozenset(defaults.WIKI_DISCOVERY)
 
 
 class Failure(click.ClickException):
@@ -39,7 +42,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("site_url", default=DEFAULT_SITE)
+@click.argument("site_url", default=defaults.WIKI_SITE)
 @click.option(
     "--out",
     "out_dir",
@@ -123,7 +126,8 @@ def main() -> None:
 )
 def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
     """Crawl SITE_URL (default: the Neurosurgery Wiki) into OUT."""
-    from crawler.run import Busy, CrawlError, run_crawl
+    from crawler.lock import Busy
+    from crawler.run import CrawlError, run_crawl
 
     try:
         site = site_root(site_url)
@@ -185,7 +189,7 @@ def export(out_dir: Path, date_format: str | None, excel_safe: bool) -> None:
     from archive.index import update_index
     from archive.reader import ArchiveError
     from archive.recover import recover_open_files
-    from crawler.run import Busy, locked
+    from crawler.lock import Busy, locked
     from exports.export import export_tables
 
     warc_dir = out_dir / "warc"

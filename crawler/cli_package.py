@@ -26,7 +26,7 @@ def package(out_dir: Path, wacz_path: Path, title: str | None, description: str 
     list of every current article (URL, title, capture time), for ReplayWeb.page."""
     from archive.package import PackageError, package_wacz
     from crawler.cli import EXIT_BUSY, Failure
-    from crawler.run import Busy, locked
+    from crawler.lock import Busy, locked
 
     if wacz_path.suffix.lower() != ".wacz":
         raise click.BadParameter("the file name must end in .wacz", param_hint="--wacz")

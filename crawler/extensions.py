@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from filelock import FileLock, Timeout
+from filelock import Timeout
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.run import LOCK_NAME, prepare, publish, record
+from crawler.lock import folder_lock
+from crawler.run import prepare, publish, record
 from crawler.spiders.wiki import load_previous
 
 logger = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ class ArchiveLifecycle:
     def __init__(self, crawler: Crawler, out_dir: Path):
         self.crawler = crawler
         self.out_dir = out_dir
-        self.lock = FileLock(out_dir / LOCK_NAME)
+        self.lock = folder_lock(out_dir)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveLifecycle:

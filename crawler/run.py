@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
@@ -17,19 +14,14 @@ from archive.index import update_index
 from archive.recover import recover_open_files
 from crawler import settings as default_settings
 from crawler.dokuwiki import site_root
+from crawler.lock import locked
 from crawler.spiders.wiki import WikiSpider, load_previous
 from exports.export import ExportResult, write_tables
 from exports.history import Replayer, crawl_files, sync_catalog
 
-LOCK_NAME = ".wikiarchive.lock"
-
 
 class CrawlError(Exception):
     """The crawl could not do its job (site unreachable, not a DokuWiki, …)."""
-
-
-class Busy(Exception):
-    """Another wikiarchive run holds the output folder."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,20 +81,6 @@ def project_settings(overrides: dict[str, Any]) -> Settings:
     settings.setmodule(default_settings, priority="project")
     settings.update(overrides, priority="cmdline")
     return settings
-
-
-@contextmanager
-def locked(out_dir: Path) -> Iterator[None]:
-    """One run at a time per output folder (cron runs may overlap)."""
-    lock = FileLock(Path(out_dir) / LOCK_NAME)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise Busy(f"another wikiarchive run is using {out_dir}") from None
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def prepare(out_dir: Path) -> None:

@@ -26,7 +26,7 @@ from corpus_expect import CORPUS_DIR, expected_by_id
 from helpers import FAST, corpus_wiki, wikiarchive
 
 from crawler.cli_package import package
-from crawler.run import locked
+from crawler.lock import locked
 
 EDITED = "hypothermia"
 NEW_TITLE = "Therapeutic hypothermia"

@@ -26,6 +26,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from archive.catalog import CATALOG_NAME, Catalog, PreviousCrawl
+from crawler import settings as defaults
 from crawler.dokuwiki import page_url, site_root
 from crawler.parse import existing_page_links, is_dokuwiki, parse_index
 from crawler.plan import (
@@ -38,8 +39,8 @@ from crawler.plan import (
 )
 from crawler.sitemap import sitemap_page_ids
 
-DEFAULT_SITE = "https://neurosurgerywiki.com/wiki/"
-DISCOVERY_MEANS = frozenset({"links", "index", "sitemap"})
+DEFAULT_SITE = defaults.WIKI_SITE
+DISCOVERY_MEANS = frozenset(defaults.WIKI_DISCOVERY)
 MAX_ERRORS_KEPT = 10_000  # per crawl, in its summary record
 CALLBACKS = ("parse_first", "parse_article", "parse_index", "parse_sitemap", "parse_feed",
              "on_error")
