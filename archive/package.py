@@ -26,7 +26,7 @@ from warcio.timeutils import datetime_to_iso_date, iso_date_to_timestamp
 
 from archive.catalog import CATALOG_NAME, Catalog, CatalogError
 from archive.reader import ArchiveError, read_capture, read_warcinfo, warc_files
-from crawler.parse import parse_page
+from exports.history import unpack_page
 
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Articles"}
 
@@ -56,24 +56,21 @@ def current_pages(out_dir: Path) -> list[dict[str, str]]:
     if not path.exists():
         raise PackageError(f"{path} does not exist: crawl first (or run export)")
     warc_dir = out_dir / "warc"
-    sites: dict[str, str] = {}
     catalog = Catalog(path, readonly=True)
     try:
-        return [_page_entry(state, warc_dir, sites) for state in catalog.current_pages()]
+        return [_page_entry(state, warc_dir) for state in catalog.current_pages()]
     finally:
         catalog.close()
 
 
-def _page_entry(state: Mapping, warc_dir: Path, sites: dict[str, str]) -> dict[str, str]:
-    filename, offset = state["warc_filename"], state["warc_offset"]
-    if filename not in sites:
-        sites[filename] = read_warcinfo(warc_dir / filename).get("wikiarchive-site") or ""
-    capture = read_capture(warc_dir, filename, offset)
-    page = parse_page(capture.url, capture.body, site=sites[filename])
+def _page_entry(state: Mapping, warc_dir: Path) -> dict[str, str]:
+    # The title from the page's parsed copy in the catalog; URL and time from the record
+    # itself, as replay looks them up.
+    capture = read_capture(warc_dir, state["warc_filename"], state["warc_offset"])
     when = capture.date.astimezone(UTC).replace(tzinfo=None)
     return {
         "url": capture.url,
-        "title": page.title,
+        "title": unpack_page(state["page"]).title,
         "ts": datetime_to_iso_date(when, use_micros=True),  # the record's WARC-Date
         "id": state["page_id"],
     }
