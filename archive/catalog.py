@@ -1,7 +1,7 @@
 """The crawl history: an embedded SQLite catalog of crawls and page versions.
 
 It is an index over the WARC files, never the only copy of anything: every row
-can be rebuilt from the WARCs (``exports.history.rebuild_catalog``).
+can be rebuilt from the WARCs (``archive.ingest.rebuild_catalog``).
 """
 
 from __future__ import annotations

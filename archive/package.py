@@ -26,7 +26,7 @@ from warcio.timeutils import datetime_to_iso_date, iso_date_to_timestamp
 
 from archive.catalog import CATALOG_NAME, Catalog, CatalogError
 from archive.reader import ArchiveError, read_capture, read_warcinfo, warc_files
-from exports.history import unpack_page
+from crawler.page import unpack_page
 
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Articles"}
 

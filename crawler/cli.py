@@ -14,8 +14,6 @@ from urllib.parse import urlsplit
 import click
 
 from crawler import settings as defaults
-from crawler.cli_package import package
-from crawler.cli_report import report
 from crawler.dates import parse_wiki_date
 from crawler.dokuwiki import site_root
 
@@ -230,7 +228,7 @@ def changes(
 ) -> None:
     """What changed in OUT_DIR's wiki: by default, in its latest crawl."""
     from archive.catalog import CATALOG_NAME, Catalog, CatalogError
-    from exports.reports import (
+    from exports.change_views import (
         ReportError,
         change_rows,
         page_diff,
@@ -329,8 +327,79 @@ def ensure_writable(out_dir: Path) -> None:
         raise click.ClickException(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
 
 
-main.add_command(report)
-main.add_command(package)
+@main.command("report")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="HTML file to write (default: OUT_DIR/report.html).",
+)
+def report(out_dir: Path, output: Path | None) -> None:
+    """Write an HTML report of OUT_DIR: crawl history, pages and footnotes per crawl, and
+    the latest changes with their diffs and citations. The file is self-contained (no
+    script, nothing loaded from elsewhere)."""
+    from archive.catalog import CATALOG_NAME, CatalogError
+    from archive.reader import ArchiveError
+    from exports.html_report import write_report
+
+    if not out_dir.is_dir():
+        raise click.ClickException(f"{out_dir} is not a folder")
+    if not (out_dir / CATALOG_NAME).exists():
+        raise click.ClickException(
+            f"{out_dir / CATALOG_NAME} does not exist: crawl first (or run export)"
+        )
+    output = output if output is not None else out_dir / "report.html"
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+    try:
+        path = write_report(out_dir, output)
+    except (CatalogError, ArchiveError, sqlite3.Error) as exc:
+        raise click.ClickException(f"cannot read {out_dir}: {exc}") from None
+    except OSError as exc:
+        writing = str(exc.filename or "").startswith(str(output))  # the file or its scratch
+        what = f"write {output}" if writing else f"read {out_dir}"
+        raise click.ClickException(f"cannot {what}: {exc.strerror or exc}") from None
+    click.echo(f"Report written to {path}")
+
+
+@main.command("package")
+@click.argument("out_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--wacz",
+    "wacz_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The WACZ file to write (name ending in .wacz); replaced if it exists.",
+)
+@click.option(
+    "--title",
+    help="Title replay tools show for the archive (default: 'Archive of SITE_URL').",
+)
+@click.option("--description", help="A description stored in the WACZ's datapackage.json.")
+def package(out_dir: Path, wacz_path: Path, title: str | None, description: str | None) -> None:
+    """Package OUT_DIR into one WACZ file: its WARC files, their CDXJ index and a page
+    list of every current article (URL, title, capture time), for ReplayWeb.page."""
+    from archive.package import PackageError, package_wacz
+    from crawler.lock import Busy, locked
+
+    if wacz_path.suffix.lower() != ".wacz":
+        raise click.BadParameter("the file name must end in .wacz", param_hint="--wacz")
+    if not (out_dir / "warc").is_dir():
+        raise click.ClickException(f"{out_dir / 'warc'} does not exist: nothing to package")
+    try:
+        with locked(out_dir):  # not while a crawl is writing the archive
+            result = package_wacz(out_dir, wacz_path, title=title, description=description)
+    except Busy as exc:
+        raise Failure(str(exc), EXIT_BUSY) from None
+    except PackageError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot package {out_dir}: {exc.strerror or exc}") from None
+    click.echo(result.render())
+
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,6 @@ import codecs
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from html import unescape as html_unescape
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
@@ -26,40 +25,9 @@ from crawler.dokuwiki import (
     page_id_from_url,
     page_url,
 )
+from crawler.page import Footnote, Link, Page
 
 Element = etree._Element
-
-
-@dataclass(frozen=True, slots=True)
-class Footnote:
-    number: int
-    numbers: tuple[int, ...]
-    text: str
-    pmid: str | None
-    pmcid: str | None
-    doi: str | None
-    urls: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    target: str
-    kind: str  # page | missing_page | external | media
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    page_id: str
-    url: str
-    title: str
-    namespace: str
-    exists: bool
-    body_text: str
-    last_modified: str | None
-    last_modified_raw: str | None
-    footnotes: tuple[Footnote, ...]
-    links: tuple[Link, ...]
 
 
 # --------------------------------------------------------------------------- decoding

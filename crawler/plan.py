@@ -10,26 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
-from xml.etree.ElementTree import ParseError
-
-from defusedxml.ElementTree import fromstring
 
 from archive.catalog import CrawlMark, PreviousCrawl
-from crawler.dokuwiki import page_id_from_url
-
-
-@dataclass(frozen=True, slots=True)
-class FeedItem:
-    page_id: str
-    date: datetime  # UTC
-
-
-@dataclass(frozen=True, slots=True)
-class Feed:
-    items: tuple[FeedItem, ...]
-    requested: int  # the feed's num=: fewer items means the changelog ran out
-    unchanged: bool = False  # 304 Not Modified: no change since the previous crawl's feed
+from crawler.feed import Feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,21 +20,6 @@ class Plan:
     fetch: frozenset[str]
     everything: bool  # the feed could not be trusted: fetch every known and listed page
     reason: str
-
-
-def parse_feed(body: bytes, *, site: str, requested: int) -> Feed:
-    """Items of DokuWiki's RSS 2.0 recent-changes feed (``type=rss2&linkto=current``)."""
-    try:
-        root = fromstring(body)
-    except (ParseError, ValueError) as exc:
-        raise ValueError(f"unreadable feed: {exc}") from exc
-    items = []
-    for item in root.iter("item"):
-        page_id = page_id_from_url((item.findtext("link") or "").strip(), site)
-        published = item.findtext("pubDate")
-        if page_id and published:
-            items.append(FeedItem(page_id, parsedate_to_datetime(published)))
-    return Feed(tuple(items), requested)
 
 
 def mark_since(mark: CrawlMark, margin: timedelta) -> datetime:

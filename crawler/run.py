@@ -11,13 +11,13 @@ from scrapy.settings import Settings
 
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.index import update_index
+from archive.ingest import Replayer, crawl_files, sync_catalog
 from archive.recover import recover_open_files
 from crawler import settings as default_settings
 from crawler.dokuwiki import site_root
 from crawler.lock import locked
 from crawler.spiders.wiki import WikiSpider, load_previous
 from exports.export import ExportResult, write_tables
-from exports.history import Replayer, crawl_files, sync_catalog
 
 
 class CrawlError(Exception):

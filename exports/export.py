@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.catalog import CATALOG_NAME, Catalog
+from archive.ingest import rebuild_catalog
+from crawler.page import unpack_page
 from exports.datapackage import write_datapackage
-from exports.history import rebuild_catalog, unpack_page
 from exports.tables import (
     SCHEMAS,
     Provenance,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
 
-from crawler.parse import Page
+from crawler.page import Page, content_sha256
 
 TIMESTAMP = pa.timestamp("ms")  # Parquet has no seconds unit
 TIMESTAMP_UTC = pa.timestamp("us", tz="UTC")
@@ -167,17 +165,6 @@ class Provenance:
             capture["warc_filename"],
             capture["warc_offset"],
         )
-
-
-def content_sha256(page: Page) -> str:
-    """Hash of what a reader sees; link colours and page chrome do not count."""
-    content = {
-        "title": page.title,
-        "body_text": page.body_text,
-        "footnotes": [[list(f.numbers), f.text] for f in page.footnotes],
-    }
-    encoded = json.dumps(content, ensure_ascii=False, sort_keys=True).encode()
-    return hashlib.sha256(encoded).hexdigest()
 
 
 def page_row(page: Page, where: Provenance, sha: str | None = None) -> dict:

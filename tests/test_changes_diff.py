@@ -1,12 +1,12 @@
-"""exports.changes: what changed in a page between two crawls (pure, no wiki needed)."""
+"""archive.diff: what changed in a page between two crawls (pure, no wiki needed)."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 
-from crawler.parse import Footnote, Link, Page
-from exports.changes import PageChange, body_delta, diff_pages, unified_diff
+from archive.diff import PageChange, body_delta, diff_pages, unified_diff
+from crawler.page import Footnote, Link, Page
 
 BODY = "Disc herniation\n\nThe cat sat on the mat.\n\nSurgery is rarely needed."
 DATE = "2024-03-01T10:15:00"

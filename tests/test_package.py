@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from corpus_expect import CORPUS_DIR, expected_by_id
 from helpers import FAST, corpus_wiki, wikiarchive
 
-from crawler.cli_package import package
+from crawler.cli import package
 from crawler.lock import locked
 
 EDITED = "hypothermia"

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from crawler import parse
-from crawler.parse import Footnote, Link, is_dokuwiki, parse_index, parse_page
+from crawler.page import Footnote, Link
+from crawler.parse import is_dokuwiki, parse_index, parse_page
 
 HTML_DIR = Path(__file__).parent / "html"
 # The samples were served by tests/wikibed.py on this address (see tests/html/README.md).

@@ -7,15 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from archive.catalog import CrawlMark, PreviousCrawl
-from crawler.plan import (
-    Feed,
-    FeedItem,
-    feed_covers,
-    page_since,
-    pages_to_retry,
-    parse_feed,
-    plan_incremental,
-)
+from crawler.feed import Feed, FeedItem, parse_feed
+from crawler.plan import feed_covers, page_since, pages_to_retry, plan_incremental
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = T0 + timedelta(days=2)

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,17 +56,8 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
 
 
 def report_command(*args: str) -> subprocess.CompletedProcess:
-    """`wikiarchive report` once registered in the main command, the command alone before."""
-    from crawler.cli import main
-
-    if "report" in main.commands:
-        return wikiarchive("report", *args)
-    return subprocess.run(
-        [sys.executable, "-c", "from crawler.cli_report import report; report()", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    """`wikiarchive report` through the real command line."""
+    return wikiarchive("report", *args)
 
 
 @pytest.fixture(scope="module")

@@ -28,15 +28,9 @@ from twisted.python.failure import Failure
 from archive.catalog import CATALOG_NAME, Catalog, PreviousCrawl
 from crawler import settings as defaults
 from crawler.dokuwiki import page_url, site_root
+from crawler.feed import Feed, parse_feed
 from crawler.parse import existing_page_links, is_dokuwiki, parse_index
-from crawler.plan import (
-    Feed,
-    mark_since,
-    page_since,
-    pages_to_retry,
-    parse_feed,
-    plan_incremental,
-)
+from crawler.plan import mark_since, page_since, pages_to_retry, plan_incremental
 from crawler.sitemap import sitemap_page_ids
 
 DEFAULT_SITE = defaults.WIKI_SITE

@@ -9,8 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 from archive.catalog import CATALOG_NAME, Catalog
-from exports.changes import unified_diff
-from exports.history import Replayer
+from archive.diff import unified_diff
+from archive.ingest import Replayer
 from exports.tables import CHANGES, change_row
 from exports.write import csv_value
 

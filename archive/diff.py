@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from crawler.parse import Page
+from crawler.page import Page
 
 # A replaced block of lines larger than this (chars on either side) is not refined further:
 # difflib is roughly quadratic, and a 250 KB rewrite must not take minutes.

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from crawler.page import pack_page, unpack_page
 from crawler.parse import parse_page
-from exports.history import pack_page, unpack_page
 
 HTML_DIR = Path(__file__).parent / "html"
 BED = "http://127.0.0.1:37453/wiki/"  # where the samples were served (tests/html/README.md)

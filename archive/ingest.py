@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 from contextlib import suppress
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from warcio.timeutils import datetime_to_iso_date
 
 from archive.catalog import CATALOG_NAME, Catalog
+from archive.diff import diff_pages
 from archive.reader import (
     CaptureRef,
     iter_file_records,
@@ -27,9 +27,8 @@ from archive.reader import (
     warc_files,
 )
 from crawler.dokuwiki import page_id_from_url, request_kind
-from crawler.parse import Footnote, Link, Page, parse_page
-from exports.changes import diff_pages
-from exports.tables import content_sha256
+from crawler.page import Page, content_sha256, pack_page, unpack_page
+from crawler.parse import parse_page
 
 
 def crawl_files(warc_dir: Path) -> dict[str, list[Path]]:
@@ -207,34 +206,6 @@ class Replayer:
             )
         if is_feed(ref):
             self.catalog.set_feed(crawl_id, _iso_http_date(ref.last_modified), ref.etag)
-
-
-def pack_page(page: Page) -> bytes:
-    """A parsed page as stored with its state: JSON of its fields in order, compressed.
-
-    Positional and shallow on purpose: dataclasses.asdict deep-copies every link and
-    footnote, which cost more than parsing the page.
-    """
-    values = [getattr(page, name) for name in _PAGE_FIELDS]
-    values[_FOOTNOTES] = [[getattr(n, f) for f in _FOOTNOTE_FIELDS] for n in page.footnotes]
-    values[_LINKS] = [[link.target, link.kind, link.text] for link in page.links]
-    return zlib.compress(json.dumps(values, ensure_ascii=False).encode(), 1)
-
-
-def unpack_page(blob: bytes) -> Page:
-    values = json.loads(zlib.decompress(blob))
-    values[_FOOTNOTES] = tuple(
-        Footnote(n[0], tuple(n[1]), n[2], n[3], n[4], n[5], tuple(n[6]))
-        for n in values[_FOOTNOTES]
-    )
-    values[_LINKS] = tuple(Link(*link) for link in values[_LINKS])
-    return Page(*values)
-
-
-_PAGE_FIELDS = [f.name for f in fields(Page)]
-_FOOTNOTE_FIELDS = [f.name for f in fields(Footnote)]
-_FOOTNOTES = _PAGE_FIELDS.index("footnotes")
-_LINKS = _PAGE_FIELDS.index("links")
 
 
 def rebuild_catalog(out_dir: Path, *, date_format: str | None = None) -> Path:

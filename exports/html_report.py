@@ -17,9 +17,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from archive.catalog import CATALOG_NAME, Catalog
-from crawler.parse import Page
-from exports.changes import unified_diff
-from exports.history import Replayer
+from archive.diff import unified_diff
+from archive.ingest import Replayer
+from crawler.page import Page
 
 MAX_DIFF_PAGES = 50  # pages whose diff is shown; the others are listed
 MAX_DIFF_LINES = 300  # lines of one page's diff

@@ -1,0 +1,85 @@
+"""The page model: what one served article says, its content hash and its packed form.
+
+Pure data, no I/O. The parser builds a :class:`Page`; the catalog keeps it packed;
+tables and change reports read it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True, slots=True)
+class Footnote:
+    number: int
+    numbers: tuple[int, ...]
+    text: str
+    pmid: str | None
+    pmcid: str | None
+    doi: str | None
+    urls: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    target: str
+    kind: str  # page | missing_page | external | media
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    page_id: str
+    url: str
+    title: str
+    namespace: str
+    exists: bool
+    body_text: str
+    last_modified: str | None
+    last_modified_raw: str | None
+    footnotes: tuple[Footnote, ...]
+    links: tuple[Link, ...]
+
+
+def content_sha256(page: Page) -> str:
+    """SHA-256 of what a reader sees (title, body text, footnotes); equal hashes, same
+    content. Link colours and page chrome do not count."""
+    content = {
+        "title": page.title,
+        "body_text": page.body_text,
+        "footnotes": [[list(f.numbers), f.text] for f in page.footnotes],
+    }
+    encoded = json.dumps(content, ensure_ascii=False, sort_keys=True).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def pack_page(page: Page) -> bytes:
+    """The page as the catalog keeps it: JSON of its fields in order, compressed.
+
+    Positional and shallow on purpose: dataclasses.asdict deep-copies every link and
+    footnote, which cost more than parsing the page.
+    """
+    values = [getattr(page, name) for name in _PAGE_FIELDS]
+    values[_FOOTNOTES] = [[getattr(n, f) for f in _FOOTNOTE_FIELDS] for n in page.footnotes]
+    values[_LINKS] = [[link.target, link.kind, link.text] for link in page.links]
+    return zlib.compress(json.dumps(values, ensure_ascii=False).encode(), 1)
+
+
+def unpack_page(blob: bytes) -> Page:
+    """The page :func:`pack_page` packed, equal to the original."""
+    values = json.loads(zlib.decompress(blob))
+    values[_FOOTNOTES] = tuple(
+        Footnote(n[0], tuple(n[1]), n[2], n[3], n[4], n[5], tuple(n[6]))
+        for n in values[_FOOTNOTES]
+    )
+    values[_LINKS] = tuple(Link(*link) for link in values[_LINKS])
+    return Page(*values)
+
+
+_PAGE_FIELDS = [f.name for f in fields(Page)]
+_FOOTNOTE_FIELDS = [f.name for f in fields(Footnote)]
+_FOOTNOTES = _PAGE_FIELDS.index("footnotes")
+_LINKS = _PAGE_FIELDS.index("links")
