@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CATALOG_NAME = "catalog.sqlite"
 
 SCHEMA = """
@@ -87,11 +86,20 @@ CREATE TABLE payloads (
     warc_filename TEXT NOT NULL,
     warc_offset INTEGER NOT NULL
 );
+CREATE INDEX payloads_record ON payloads (record_id);
+CREATE TABLE warc_files (
+    filename TEXT PRIMARY KEY,
+    crawl_id TEXT NOT NULL
+);
 """
 
 
 class CatalogError(Exception):
     """A catalog this version cannot use."""
+
+
+class OutdatedCatalog(CatalogError):
+    """A catalog of another schema version: rebuild it from the WARC files."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,15 +159,16 @@ class Catalog:
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def begin(self) -> None:
+        """Start a write transaction (taken at once, not at the first write)."""
         self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
+
+    def commit(self) -> None:
         self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
 
     def _migrate(self) -> None:
         tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
@@ -173,7 +182,7 @@ class Catalog:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None or int(row[0]) != SCHEMA_VERSION:
             found = row[0] if row else "none"
-            raise CatalogError(
+            raise OutdatedCatalog(
                 f"{self.path} has schema version {found}, this wikiarchive needs "
                 f"{SCHEMA_VERSION}; rebuild it with `wikiarchive export`"
             )
@@ -181,11 +190,7 @@ class Catalog:
     # ---- crawls
 
     def start_crawl(self, crawl_id: str, site: str, mode: str, started_at: str) -> None:
-        """A crawl that never finishes keeps outcome 'running' until the next one starts."""
-        self.db.execute(
-            "UPDATE crawls SET outcome = 'interrupted' WHERE outcome = 'running' AND site = ?",
-            (site,),
-        )
+        """The crawl's row, 'running' until finish_crawl; both happen in one transaction."""
         self.db.execute(
             "INSERT OR IGNORE INTO crawls (crawl_id, site, mode, started_at, outcome)"
             " VALUES (?,?,?,?, 'running')",
@@ -224,6 +229,19 @@ class Catalog:
     def crawl_seq(self, crawl_id: str) -> int | None:
         row = self.db.execute("SELECT seq FROM crawls WHERE crawl_id = ?", (crawl_id,)).fetchone()
         return row[0] if row else None
+
+    def sites(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT site FROM crawls ORDER BY seq")]
+
+    def add_ingested_files(self, crawl_id: str, filenames: list[str]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO warc_files VALUES (?, ?)",
+            [(name, crawl_id) for name in filenames],
+        )
+
+    def ingested_files(self) -> dict[str, str]:
+        """WARC file name -> crawl id, for every file whose records are in the catalog."""
+        return dict(self.db.execute("SELECT filename, crawl_id FROM warc_files").fetchall())
 
     def crawls(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM crawls ORDER BY seq").fetchall()
@@ -368,3 +386,9 @@ class Catalog:
 
     def payload(self, digest: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM payloads WHERE digest = ?", (digest,)).fetchone()
+
+    def payload_record(self, record_id: str) -> sqlite3.Row | None:
+        """The response record a revisit refers to (its WARC-Refers-To)."""
+        return self.db.execute(
+            "SELECT * FROM payloads WHERE record_id = ?", (record_id,)
+        ).fetchone()

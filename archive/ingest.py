@@ -1,12 +1,16 @@
-"""Replay crawls from their WARC files into the catalog: versions, page states, changes.
+"""Archived responses into the catalog: the one place a capture becomes a page version.
 
-A crawl is ingested once, at its end; rebuilding the catalog is ingesting every
-crawl again in order, from the WARC files alone.
+Two ways in, one code path. The recorder hands each response to a :class:`CrawlIngest`
+as it archives it, so the catalog is ready when the crawl ends; a rebuild reads the
+same responses back from the WARC files (:func:`rebuild_catalog`, :func:`sync_catalog`)
+and hands them to the same class. A crawl is applied in one transaction: a crawl killed
+half-way leaves the catalog as it was, and the next run ingests its recovered files.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from contextlib import suppress
 from dataclasses import asdict
@@ -16,124 +20,123 @@ from pathlib import Path
 
 from warcio.timeutils import datetime_to_iso_date
 
-from archive.catalog import CATALOG_NAME, Catalog
+from archive.catalog import CATALOG_NAME, Catalog, OutdatedCatalog
 from archive.diff import diff_pages
 from archive.reader import (
-    CaptureRef,
+    ArchivedResponse,
+    ArchiveError,
+    crawl_files,
     iter_file_records,
-    iter_warcinfos,
-    read_capture,
+    read_response,
     read_warcinfo,
-    warc_files,
 )
 from crawler.dokuwiki import page_id_from_url, request_kind
 from crawler.page import Page, content_sha256, pack_page, unpack_page
 from crawler.parse import parse_page
 
-
-def crawl_files(warc_dir: Path) -> dict[str, list[Path]]:
-    """Closed WARC files grouped by crawl id, crawls in the order they started."""
-    files: dict[str, list[Path]] = {}
-    for path, info in iter_warcinfos(warc_dir):
-        crawl_id = info.get("wikiarchive-crawl-id")
-        if crawl_id:
-            files.setdefault(crawl_id, []).append(path)
-    return files
+logger = logging.getLogger(__name__)
 
 
-def is_article(ref: CaptureRef) -> bool:
-    # A truncated body (DOWNLOAD_FAIL_ON_DATALOSS off) is archived as received, never
-    # taken for the page.
+def is_article(resp: ArchivedResponse) -> bool:
+    """True for a complete HTML answer to an article's permanent link.
+
+    A truncated body (DOWNLOAD_FAIL_ON_DATALOSS off) is archived as received, never
+    taken for the page.
+    """
     return (
-        ref.status == 200
-        and not ref.truncated
-        and "html" in ref.content_type
-        and bool(ref.site)
-        and page_id_from_url(ref.url, ref.site) is not None
+        resp.status == 200
+        and not resp.truncated
+        and "html" in resp.content_type
+        and bool(resp.site)
+        and page_id_from_url(resp.url, resp.site) is not None
     )
 
 
-def is_feed(ref: CaptureRef) -> bool:
+def is_feed(resp: ArchivedResponse) -> bool:
     """The recent-changes feed as the crawl got it (a 304 names its validators too)."""
-    return ref.status in (200, 304) and request_kind(ref.url, ref.site or "") == "feed"
+    return resp.status in (200, 304) and request_kind(resp.url, resp.site or "") == "feed"
 
 
-class Replayer:
-    """Parses captures for one catalog; a date format override applies to every crawl."""
+class CrawlIngest:
+    """Applies one crawl's archived responses to the catalog, in the order archived.
 
-    def __init__(self, catalog: Catalog, warc_dir: Path, date_format: str | None = None):
-        self.catalog = catalog
-        self.warc_dir = Path(warc_dir)
-        self.date_format = date_format
-        self._infos: dict[str, dict[str, str]] = {}
+    Opens a transaction at once; :meth:`finish` commits it, :meth:`abort` rolls it back.
+    """
 
-    def ingest(self, crawl_id: str, files: list[Path]) -> None:
-        """Record one crawl's captures, page states and changes in one transaction.
-
-        One pass over its files; each article is parsed once, and its parsed form kept
-        with the page's state, so tables and later diffs need not parse it again.
-        """
-        info = read_warcinfo(files[0])
-        summary = _summary_from_warcinfo(info)
-        with self.catalog.transaction():
-            self.catalog.start_crawl(crawl_id, summary["site"], summary["mode"],
-                                     summary["started_at"])
-            seq = self.catalog.crawl_seq(crawl_id)
-            previous = self.catalog.last_crawl_id(summary["site"], before_seq=seq)
-            before: dict[str, int | None] = {}  # version before this crawl, by page
-            for path in files:
-                for item in iter_file_records(path, want_body=is_article):
-                    if isinstance(item, dict):
-                        summary = item
-                    elif is_article(item):
-                        self._apply(item, crawl_id, previous, before)
-                    else:
-                        self._remember(item, crawl_id)
-            self.catalog.finish_crawl(summary)
-            self.catalog.add_errors(crawl_id, summary.get("error_list", []))
-
-    def page_at(self, filename: str, offset: int) -> Page:
-        """The page parsed from the response record at a locator."""
-        info = self._warcinfo(filename)
-        capture = read_capture(self.warc_dir, filename, offset)
-        return parse_page(
-            capture.url,
-            capture.body,
-            site=info.get("wikiarchive-site") or "",
-            date_format=self.date_format or _crawl_date_format(info),
-        )
-
-    def _warcinfo(self, filename: str) -> dict[str, str]:
-        if filename not in self._infos:
-            self._infos[filename] = read_warcinfo(self.warc_dir / filename)
-        return self._infos[filename]
-
-    def _apply(
+    def __init__(
         self,
-        ref: CaptureRef,
+        catalog: Catalog,
+        warc_dir: Path,
+        *,
         crawl_id: str,
-        previous: str | None,
-        before: dict[str, int | None],
-    ) -> None:
-        self._remember(ref, crawl_id)
-        page = self._parse(ref)
-        page_id = page_id_from_url(ref.url, ref.site)
+        site: str,
+        mode: str,
+        started_at: str,
+        date_format: str | None = None,
+    ):
+        self.catalog = catalog
+        self.crawl_id = crawl_id
+        self.date_format = date_format
+        self.pages = PageReader(warc_dir, date_format)
+        self.warc_dir = Path(warc_dir)
+        catalog.begin()
+        catalog.start_crawl(crawl_id, site, mode, started_at)
+        self.previous = catalog.last_crawl_id(site, before_seq=catalog.crawl_seq(crawl_id))
+        self.before: dict[str, int | None] = {}  # each page's version before this crawl
+
+    def add(self, resp: ArchivedResponse) -> Page | None:
+        """Record one response; return the page it holds when it is an article."""
+        self._remember(resp)
+        if not is_article(resp):
+            return None
+        page = parse_page(resp.url, self._body(resp), site=resp.site, date_format=self.date_format)
+        self._apply(resp, page)
+        return page
+
+    def finish(self, summary: dict, files: list[str]) -> None:
+        """The crawl's outcome and errors, the files now ingested; then commit."""
+        self.catalog.finish_crawl(summary)
+        self.catalog.add_errors(self.crawl_id, summary.get("error_list", []))
+        self.catalog.add_ingested_files(self.crawl_id, files)
+        self.catalog.commit()
+
+    def abort(self) -> None:
+        self.catalog.rollback()
+
+    def _body(self, resp: ArchivedResponse) -> bytes:
+        """The payload, a revisit's from the record it refers to; never invented."""
+        if resp.body is not None:
+            return resp.body
+        original = self.catalog.payload_record(resp.refers_to or "")
+        if original is None:
+            raise ArchiveError(
+                f"{resp.filename}@{resp.offset}: revisit of {resp.url} refers to "
+                f"{resp.refers_to or 'no record'}, which is not in the archive"
+            )
+        body = read_response(
+            self.warc_dir, original["warc_filename"], original["warc_offset"]
+        ).body
+        assert body is not None
+        return body
+
+    def _apply(self, resp: ArchivedResponse, page: Page) -> None:
+        page_id = page_id_from_url(resp.url, resp.site)
         state = self.catalog.state(page_id)
         present = state is not None and bool(state["present"])
         current = state["version_id"] if present else None
         # The page as it stood before this crawl: its state's parsed copy, unless this
         # crawl already captured it once (rare), then its version's capture.
-        if page_id not in before:
-            before[page_id] = current
+        if page_id not in self.before:
+            self.before[page_id] = current
             was_page = unpack_page(state["page"]) if present else None
         else:
-            old = self.catalog.version(before[page_id])
-            was_page = self.page_at(old.warc_filename, old.warc_offset) if old else None
+            old = self.catalog.version(self.before[page_id])
+            was_page = self.pages.at(old.warc_filename, old.warc_offset) if old else None
         capture = {
-            "crawl_id": crawl_id,
-            "warc_filename": ref.filename,
-            "warc_offset": ref.offset,
-            "fetched_at": ref.date.isoformat(),
+            "crawl_id": self.crawl_id,
+            "warc_filename": resp.filename,
+            "warc_offset": resp.offset,
+            "fetched_at": resp.date.isoformat(),
         }
         now = None
         if page.exists:
@@ -143,26 +146,20 @@ class Replayer:
                 sha,
                 page.last_modified,
             ):
-                self.catalog.touch_version(version.version_id, crawl_id)
+                self.catalog.touch_version(version.version_id, self.crawl_id)
                 now = version.version_id
             else:
                 now = self.catalog.add_version(page_id, sha, page.last_modified, capture)
             self.catalog.set_state(page_id, True, now, capture, pack_page(page))
         elif state is not None:
             self.catalog.set_state(page_id, False, None, capture, None)
-        self._record_change(page_id, page, now, crawl_id, previous, (before[page_id], was_page))
+        self._record_change(page_id, page, now, (self.before[page_id], was_page))
 
     def _record_change(
-        self,
-        page_id: str,
-        page: Page,
-        now: int | None,
-        crawl_id: str,
-        previous: str | None,
-        was: tuple[int | None, Page | None],
+        self, page_id: str, page: Page, now: int | None, was: tuple[int | None, Page | None]
     ) -> None:
         """The page's change in this crawl: from its state before the crawl to now."""
-        self.catalog.delete_change(crawl_id, page_id)  # a page captured twice: the last counts
+        self.catalog.delete_change(self.crawl_id, page_id)  # captured twice: the last counts
         if was[0] == now:
             return
         change = diff_pages(was[1], page)
@@ -170,82 +167,168 @@ class Replayer:
             return
         row = asdict(change)
         row.update(
-            from_crawl_id=previous,
-            to_crawl_id=crawl_id,
+            from_crawl_id=self.previous,
+            to_crawl_id=self.crawl_id,
             before_version_id=was[0],
             after_version_id=now,
         )
         self.catalog.add_change(row)
 
-    def _parse(self, ref: CaptureRef) -> Page:
-        date_format = self.date_format or _crawl_date_format(ref.warcinfo)
-        body = ref.body
-        if ref.rec_type == "revisit":
-            original = self.catalog.payload(ref.payload_digest or "")
-            if original is not None:
-                body = read_capture(
-                    self.warc_dir, original["warc_filename"], original["warc_offset"]
-                ).body
-        return parse_page(ref.url, body or b"", site=ref.site, date_format=date_format)
-
-    def _remember(self, ref: CaptureRef, crawl_id: str) -> None:
+    def _remember(self, resp: ArchivedResponse) -> None:
         """What every capture leaves: its payload for later revisits, the feed's validators."""
-        if ref.rec_type == "response" and ref.payload_digest and ref.record_id:
+        if resp.rec_type == "response" and resp.payload_digest and resp.record_id:
             self.catalog.add_payload(
-                ref.payload_digest,
+                resp.payload_digest,
                 {
-                    "uri": ref.url,
+                    "uri": resp.url,
                     # the referred record's WARC-Date, as WARC-Refers-To-Date must be
                     "date": datetime_to_iso_date(
-                        ref.date.astimezone(UTC).replace(tzinfo=None), use_micros=True
+                        resp.date.astimezone(UTC).replace(tzinfo=None), use_micros=True
                     ),
-                    "record_id": ref.record_id,
-                    "warc_filename": ref.filename,
-                    "warc_offset": ref.offset,
+                    "record_id": resp.record_id,
+                    "warc_filename": resp.filename,
+                    "warc_offset": resp.offset,
                 },
             )
-        if is_feed(ref):
-            self.catalog.set_feed(crawl_id, _iso_http_date(ref.last_modified), ref.etag)
+        if is_feed(resp):
+            self.catalog.set_feed(self.crawl_id, _iso_http_date(resp.last_modified), resp.etag)
+
+
+class PageReader:
+    """Pages parsed again from their records, each with its own crawl's site and date
+    format (unless one format is forced)."""
+
+    def __init__(self, warc_dir: Path, date_format: str | None = None):
+        self.warc_dir = Path(warc_dir)
+        self.date_format = date_format
+        self._infos: dict[str, dict[str, str]] = {}
+
+    def at(self, filename: str, offset: int) -> Page:
+        """The page parsed from the response record at a locator."""
+        if filename not in self._infos:
+            self._infos[filename] = read_warcinfo(self.warc_dir / filename)
+        info = self._infos[filename]
+        resp = read_response(self.warc_dir, filename, offset)
+        return parse_page(
+            resp.url,
+            resp.body or b"",
+            site=info.get("wikiarchive-site") or "",
+            date_format=self.date_format or crawl_date_format(info),
+        )
+
+
+def ingest_crawl(
+    catalog: Catalog, warc_dir: Path, files: list[Path], *, date_format: str | None = None
+) -> None:
+    """Apply one crawl, read from its WARC files, to the catalog (all or nothing)."""
+    info = read_warcinfo(files[0])
+    summary = _summary_from_warcinfo(info)
+    ingest = CrawlIngest(
+        catalog,
+        warc_dir,
+        crawl_id=summary["crawl_id"],
+        site=summary["site"],
+        mode=summary["mode"],
+        started_at=summary["started_at"],
+        date_format=date_format or crawl_date_format(info),
+    )
+    try:
+        for path in files:
+            for item in iter_file_records(path, want_body=is_article):
+                if isinstance(item, dict):
+                    summary = item
+                else:
+                    ingest.add(item)
+        ingest.finish(summary, [p.name for p in files])
+    except BaseException:
+        ingest.abort()
+        raise
 
 
 def rebuild_catalog(out_dir: Path, *, date_format: str | None = None) -> Path:
-    """Build ``OUT/catalog.sqlite`` anew from ``OUT/warc/`` and swap it in."""
+    """Build ``OUT/catalog.sqlite`` anew from ``OUT/warc/`` and swap it in.
+
+    Call only while holding the folder's lock.
+    """
     out_dir = Path(out_dir)
     target = out_dir / CATALOG_NAME
     scratch = out_dir / (CATALOG_NAME + ".new")
-    for leftover in (scratch, Path(f"{scratch}-wal"), Path(f"{scratch}-shm")):
-        with suppress(FileNotFoundError):
-            leftover.unlink()
+    _remove_database(scratch)
     catalog = Catalog(scratch)
     try:
-        replayer = Replayer(catalog, out_dir / "warc", date_format)
-        for crawl_id, files in crawl_files(out_dir / "warc").items():
-            replayer.ingest(crawl_id, files)
+        for files in crawl_files(out_dir / "warc").values():
+            ingest_crawl(catalog, out_dir / "warc", files, date_format=date_format)
         catalog.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         catalog.close()
+    # The old database's -wal and -shm must not be paired with the new file.
+    for leftover in _sidecars(target):
+        leftover.unlink(missing_ok=True)
     os.replace(scratch, target)
     return target
 
 
-def sync_catalog(out_dir: Path) -> None:
-    """Bring the catalog up to the closed WARC files: rebuilt when missing, and any
-    crawl it lacks (one recovered after a kill) ingested in order."""
+def sync_catalog(out_dir: Path) -> str:
+    """Bring the catalog up to the closed WARC files; return what was done.
+
+    Crawls it lacks (one recovered after a kill) are ingested when they come after
+    every crawl it holds; anything else (a lost, outdated or inconsistent catalog, a
+    file of a known crawl not ingested, a WARC file gone) rebuilds it from the WARCs.
+    Call only while holding the folder's lock.
+    """
     out_dir = Path(out_dir)
+    warc_dir = out_dir / "warc"
     path = out_dir / CATALOG_NAME
+    crawls = crawl_files(warc_dir)
     if not path.exists():
-        if warc_files(out_dir / "warc"):
-            rebuild_catalog(out_dir)
-        return
-    catalog = Catalog(path)
+        if not crawls:
+            return "empty"
+        rebuild_catalog(out_dir)
+        return "rebuilt"
     try:
-        known = {row["crawl_id"] for row in catalog.crawls()}
-        replayer = Replayer(catalog, out_dir / "warc")
-        for crawl_id, files in crawl_files(out_dir / "warc").items():
-            if crawl_id not in known:
-                replayer.ingest(crawl_id, files)
+        catalog = Catalog(path)
+    except OutdatedCatalog as exc:
+        logger.info("%s; rebuilding it from the WARC files", exc)
+        rebuild_catalog(out_dir)
+        return "rebuilt"
+    try:
+        known = [row["crawl_id"] for row in catalog.crawls()]
+        new = _new_crawls(catalog.ingested_files(), known, crawls)
+        if new is None:
+            catalog.close()
+            logger.warning("The catalog does not match the WARC files; rebuilding it")
+            rebuild_catalog(out_dir)
+            return "rebuilt"
+        for crawl_id in new:
+            ingest_crawl(catalog, warc_dir, crawls[crawl_id])
+        return f"ingested {len(new)}" if new else "up to date"
     finally:
         catalog.close()
+
+
+def _new_crawls(
+    ingested: dict[str, str], known: list[str], on_disk: dict[str, list[Path]]
+) -> list[str] | None:
+    """Crawls to ingest after the known ones, or None when only a rebuild is right."""
+    files = {p.name: crawl_id for crawl_id, paths in on_disk.items() for p in paths}
+    if any(files.get(name) != crawl_id for name, crawl_id in ingested.items()):
+        return None  # a file the catalog relies on is gone
+    known_set = set(known)
+    if any(crawl_id in known_set and name not in ingested for name, crawl_id in files.items()):
+        return None  # part of a known crawl was never ingested
+    if list(on_disk)[: len(known)] != known:
+        return None  # a crawl on disk started before one the catalog holds
+    return list(on_disk)[len(known):]
+
+
+def _sidecars(database: Path) -> tuple[Path, Path]:
+    return Path(f"{database}-wal"), Path(f"{database}-shm")
+
+
+def _remove_database(path: Path) -> None:
+    for leftover in (path, *_sidecars(path)):
+        with suppress(FileNotFoundError):
+            leftover.unlink()
 
 
 def _summary_from_warcinfo(info: dict[str, str]) -> dict:
@@ -266,7 +349,7 @@ def _iso_http_date(value: str | None) -> str | None:
         return None
 
 
-def _crawl_date_format(warcinfo: dict[str, str]) -> str | None:
+def crawl_date_format(warcinfo: dict[str, str]) -> str | None:
     """The date format the crawl ran with, so a rebuild reads dates the same way."""
     try:
         return json.loads(warcinfo.get("wikiarchive-settings", "{}")).get("WIKI_DATE_FORMAT")

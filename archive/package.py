@@ -25,7 +25,7 @@ from pathlib import Path
 from warcio.timeutils import datetime_to_iso_date, iso_date_to_timestamp
 
 from archive.catalog import CATALOG_NAME, Catalog, CatalogError
-from archive.reader import ArchiveError, read_capture, read_warcinfo, warc_files
+from archive.reader import ArchiveError, read_response, read_warcinfo, warc_files
 from crawler.page import unpack_page
 
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Articles"}
@@ -66,7 +66,7 @@ def current_pages(out_dir: Path) -> list[dict[str, str]]:
 def _page_entry(state: Mapping, warc_dir: Path) -> dict[str, str]:
     # The title from the page's parsed copy in the catalog; URL and time from the record
     # itself, as replay looks them up.
-    capture = read_capture(warc_dir, state["warc_filename"], state["warc_offset"])
+    capture = read_response(warc_dir, state["warc_filename"], state["warc_offset"])
     when = capture.date.astimezone(UTC).replace(tzinfo=None)
     return {
         "url": capture.url,

@@ -18,6 +18,7 @@ from crawler.dates import parse_wiki_date
 from crawler.dokuwiki import site_root
 
 DEFAULT_OUT = "wikiarchive-data"
+EXIT_USAGE = 2  # bad command line, or settings the archive cannot honour
 EXIT_PARTIAL = 3  # some pages failed, or the crawl was stopped; the next run completes it
 EXIT_BUSY = 4  # another run holds the output folder
 
@@ -125,7 +126,8 @@ def main() -> None:
 def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
     """Crawl SITE_URL (default: the Neurosurgery Wiki) into OUT."""
     from crawler.lock import Busy
-    from crawler.run import CrawlError, run_crawl
+    from crawler.outcome import describe
+    from crawler.run import CrawlError, SettingsError, run_crawl
 
     try:
         site = site_root(site_url)
@@ -143,17 +145,20 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
     try:
         ensure_writable(out_dir)
         ensure_reachable(site)
-        summary = run_crawl(settings, out_dir)
+        summary = run_crawl(settings)
     except Busy as exc:
         report.failed(str(exc), EXIT_BUSY)
         raise Failure(str(exc), EXIT_BUSY) from None
+    except SettingsError as exc:
+        report.failed(str(exc), EXIT_USAGE)
+        raise Failure(f"cannot crawl with these settings: {exc}", EXIT_USAGE) from None
     except (CrawlError, click.ClickException) as exc:
         message = exc.message if isinstance(exc, click.ClickException) else str(exc)
         report.failed(message, 1)
         raise click.ClickException(message) from None
-    except (OSError, sqlite3.Error) as exc:
-        report.failed(f"cannot write to {out_dir}: {exc}", 1)
-        raise click.ClickException(f"cannot write to {out_dir}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        report.failed(describe(exc), 1)
+        raise click.ClickException(f"the crawl failed: {describe(exc)}") from None
     code = EXIT_PARTIAL if summary.failed_pages or not summary.complete else 0
     report.done(summary, code)
     if not options["quiet"]:

@@ -1,16 +1,20 @@
-"""Downloader middleware that archives every HTTP exchange into WARC files.
+"""Downloader middleware that archives every HTTP exchange into WARC files and the catalog.
 
 It sits next to the downloader (priority 950, beside HttpCacheMiddleware at 900)
 so it sees each response before decompression, redirects and retries: bodies
-as received, 3xx and error responses included.
+as received, 3xx and error responses included. Each response is written, then handed
+to the catalog's ingest (archive.ingest) as the record a rebuild would read back, so
+the per-page work is done as pages arrive and the crawl is in the catalog when it ends.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from datetime import timedelta
 from importlib.metadata import version
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -19,50 +23,91 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
-from scrapy.utils.defer import deferred_from_coro
+from warcio.timeutils import iso_date_to_datetime
 
-from archive.catalog import CATALOG_NAME, Catalog
-from archive.writer import Capture, Exchange, RotatingWarcWriter, utc_now
+from archive.catalog import Catalog
+from archive.ingest import CrawlIngest
+from archive.layout import Layout
+from archive.reader import ArchivedResponse, decoded_payload, http_fields, parse_http_head
+from archive.writer import Exchange, RotatingWarcWriter, Stored, utc_now
 from crawler.handler import RAW_META_KEY
+from crawler.lifecycle import INGESTED_STAT
+from crawler.outcome import describe, fail_crawl, fatal_message, guarded
 
 logger = logging.getLogger(__name__)
 
 LOCATION_META_KEY = "warc_location"
+PAGE_META_KEY = "wiki_page"  # the parsed article, so the spider need not parse it again
 
 
 class WarcRecorderMiddleware:
-    def __init__(self, crawler: Crawler, directory: Path):
+    """Writes each exchange to the WARC files and hands the response to the catalog's
+    ingest at once, so the crawl's pages are parsed and recorded as they arrive."""
+
+    def __init__(
+        self,
+        crawler: Crawler,
+        layout: Layout,
+        *,
+        prefix: str,
+        max_size: int,
+        date_format: str | None,
+    ):
         self.crawler = crawler
         self.stats = crawler.stats
-        self.directory = directory
+        self.layout = layout
+        self.prefix = prefix
+        self.max_size = max_size
+        self.date_format = date_format
         self.writer: RotatingWarcWriter | None = None
+        self.catalog: Catalog | None = None
+        self.ingest: CrawlIngest | None = None
+        self.site = ""
         self.storage_error: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcRecorderMiddleware:
         settings = crawler.settings
         if not settings.getbool("WARC_ENABLED"):
-            raise NotConfigured
-        directory = settings.get("WARC_DIR") or Path(settings.get("WIKI_OUT_DIR"), "warc")
-        mw = cls(crawler, Path(directory))
+            raise NotConfigured  # refused up front by crawler.checks
+        mw = cls(
+            crawler,
+            Layout(Path(settings.get("WIKI_OUT_DIR"))),
+            prefix=settings.get("WARC_PREFIX"),
+            max_size=settings.getint("WARC_MAX_SIZE"),
+            date_format=settings.get("WIKI_DATE_FORMAT"),
+        )
         crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         return mw
 
+    @guarded
     def spider_opened(self, spider: Spider) -> None:
-        catalog = Path(self.crawler.settings.get("WIKI_OUT_DIR"), CATALOG_NAME)
-        self.payloads = PayloadIndex(catalog if catalog.exists() else None)
+        if fatal_message(self.crawler) is not None:
+            return  # refused before it began (busy folder, bad settings): write nothing
+        self.site = spider.site
         # The warcinfo names the site and crawl id, which the spider knows.
-        settings = self.crawler.settings
         self.writer = RotatingWarcWriter(
-            self.directory,
-            prefix=settings.get("WARC_PREFIX"),
-            info=warcinfo_fields(settings, spider),
-            max_size=settings.getint("WARC_MAX_SIZE"),
+            self.layout.warc,
+            prefix=self.prefix,
+            info=warcinfo_fields(self.crawler.settings, spider),
+            max_size=self.max_size,
+        )
+        self.catalog = Catalog(self.layout.catalog)
+        self.ingest = CrawlIngest(
+            self.catalog,
+            self.layout.warc,
+            crawl_id=spider.crawl_id,
+            site=spider.site,
+            mode=spider.mode,
+            started_at=spider.started_at.isoformat(),
+            date_format=self.date_format,
         )
 
     def process_response(self, request: Request, response: Response, spider: Spider = None):
         raw = request.meta.pop(RAW_META_KEY, None)
+        if self.writer is None or self.ingest is None:
+            raise IgnoreRequest("not archived: the crawl was refused")
         if "cached" in response.flags:
             # A replay from Scrapy's HTTP cache is not a fresh capture.
             self.stats.inc_value("warc/skipped_cached")
@@ -74,48 +119,91 @@ class WarcRecorderMiddleware:
         if self.storage_error:
             raise IgnoreRequest("not archived: the archive cannot be written")
         exchange = exchange_of(request, response, raw)
-        digest = exchange.payload_digest if exchange.body else None
-        earlier = self.payloads.get(digest) if digest else None
         try:
-            capture = self.writer.write_exchange(exchange, refers_to=earlier)
-        except OSError as exc:
+            earlier = self._earlier(exchange)
+            stored = self.writer.write_exchange(exchange, refers_to=earlier)
+            page = self.ingest.add(
+                archived_response(exchange, stored, earlier, self.site, self.ingest.crawl_id)
+            )
+        except (OSError, sqlite3.Error) as exc:
             self._stop_on_storage_error(exc)
             raise IgnoreRequest(f"not archived: {exc}") from exc
-        if digest and earlier is None:
-            self.payloads.remember(digest, capture)
-        request.meta[LOCATION_META_KEY] = capture
+        if page is not None:
+            request.meta[PAGE_META_KEY] = page
+        request.meta[LOCATION_META_KEY] = stored
         self.stats.inc_value("warc/records", 2)
         self.stats.inc_value("warc/exchanges")
         self.stats.inc_value("warc/revisits" if earlier else "warc/responses")
         self.stats.inc_value("warc/bytes", len(exchange.response_head) + len(exchange.body))
         return response
 
-    def _stop_on_storage_error(self, exc: OSError) -> None:
-        """Disk full, file too large, read-only: stop at once; what is written stays.
+    def _earlier(self, exchange: Exchange) -> Stored | None:
+        """The first capture of the same payload, which a revisit record refers to."""
+        if not exchange.body:
+            return None
+        row = self.catalog.payload(exchange.payload_digest)
+        if row is None:
+            return None
+        return Stored(
+            row["warc_filename"], row["warc_offset"], row["record_id"], row["date"], row["uri"],
+            False,
+        )
 
-        The file being written keeps its .open name; the next run recovers its
-        complete records and cuts the torn one.
+    def _stop_on_storage_error(self, exc: Exception) -> None:
+        """Disk full, file too large, read-only, catalog unwritable: stop at once.
+
+        What is written stays: the file being written keeps its .open name, and the next
+        run recovers its complete records and ingests the crawl from the WARC files.
         """
-        self.storage_error = f"cannot write the archive in {self.directory}: {exc.strerror or exc}"
-        logger.error(self.storage_error)
-        self.stats.set_value("wiki/fatal", self.storage_error)
-        deferred_from_coro(self.crawler.engine.close_spider_async(reason="storage_error"))
+        self.storage_error = f"cannot write the archive in {self.layout.root}: {describe(exc)}"
+        self.stats.set_value("warc/storage_error", True)
+        fail_crawl(self.crawler, self.storage_error, reason="storage_error")
 
+    @guarded
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        if self.storage_error:
-            self.payloads.close()
+        """The crawl's summary record, the files closed, the crawl committed."""
+        if self.ingest is None or self.writer is None or self.catalog is None:
             return
-        summary = getattr(spider, "crawl_summary", None)
+        ingest, self.ingest = self.ingest, None
         try:
-            if summary is not None:
-                self.writer.write_metadata(spider.crawl_id, summary(reason))
+            if self.storage_error or not self.writer.exchanges:
+                # Nothing archived, or the archive is torn: the catalog stays as it was,
+                # and the next run ingests whatever the recovery keeps.
+                ingest.abort()
+                return
+            summary = spider.crawl_summary(reason)
+            self.writer.write_metadata(spider.crawl_id, summary)
             self.writer.close()
-        except OSError as exc:
-            self._stop_on_storage_error(exc)
-            self.payloads.close()
-            return
-        self.payloads.close()
-        self.stats.set_value("warc/files", [p.name for p in self.writer.closed_files])
+            self.stats.set_value("warc/files", [p.name for p in self.writer.closed_files])
+            ingest.finish(summary, [p.name for p in self.writer.closed_files])
+            self.stats.set_value(INGESTED_STAT, True)
+        except BaseException:
+            ingest.abort()
+            raise
+        finally:
+            self.catalog.close()
+
+
+def archived_response(
+    exchange: Exchange, stored: Stored, earlier: Stored | None, site: str, crawl_id: str
+) -> ArchivedResponse:
+    """The response as a rebuild will read it back from the record just written."""
+    http = parse_http_head(exchange.response_head)
+    return ArchivedResponse(
+        url=exchange.url,
+        date=iso_date_to_datetime(stored.date, tz_aware=True),
+        filename=stored.filename,
+        offset=stored.offset,
+        crawl_id=crawl_id,
+        site=site,
+        rec_type="revisit" if stored.revisit else "response",
+        payload_digest=exchange.payload_digest,
+        record_id=stored.record_id,
+        refers_to=earlier.record_id if earlier else None,
+        truncated=exchange.truncated,
+        body=decoded_payload(http, BytesIO(exchange.body)),
+        **http_fields(http),
+    )
 
 
 def exchange_of(request: Request, response: Response, raw: tuple[bytes, bytes]) -> Exchange:
@@ -133,35 +221,6 @@ def exchange_of(request: Request, response: Response, raw: tuple[bytes, bytes]) 
         ip_address=str(response.ip_address) if response.ip_address else None,
         truncated=truncated,
     )
-
-
-class PayloadIndex:
-    """Payloads archived before, so an identical one becomes a revisit record.
-
-    Earlier crawls are looked up in the catalog; this crawl's are kept in memory.
-    """
-
-    def __init__(self, catalog_path: Path | None):
-        self.catalog = Catalog(catalog_path, readonly=True) if catalog_path else None
-        self.seen: dict[str, Capture] = {}
-
-    def get(self, digest: str) -> Capture | None:
-        if digest in self.seen:
-            return self.seen[digest]
-        row = self.catalog.payload(digest) if self.catalog else None
-        if row is None:
-            return None
-        return Capture(
-            row["warc_filename"], row["warc_offset"], row["record_id"], row["date"], row["uri"],
-            False,
-        )
-
-    def remember(self, digest: str, capture: Capture) -> None:
-        self.seen[digest] = capture
-
-    def close(self) -> None:
-        if self.catalog:
-            self.catalog.close()
 
 
 def dechunked_head(head: bytes, body_length: int) -> bytes:

@@ -1,7 +1,12 @@
-"""Run one crawl in this process, then record it in the catalog and write the tables."""
+"""``wikiarchive crawl`` in this process: settings in, a summary out.
+
+The work is the crawl lifecycle (crawler.lifecycle), the same as for ``scrapy crawl
+wiki``; this module runs it in a CrawlerProcess and reads the outcome from its stats.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,19 +14,23 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from archive.catalog import CATALOG_NAME, Catalog
-from archive.index import update_index
-from archive.ingest import Replayer, crawl_files, sync_catalog
-from archive.recover import recover_open_files
+from archive.layout import Layout
+from crawler import outcome
 from crawler import settings as default_settings
-from crawler.dokuwiki import site_root
-from crawler.lock import locked
-from crawler.spiders.wiki import WikiSpider, load_previous
-from exports.export import ExportResult, write_tables
+from crawler.checks import settings_problems
+from crawler.lifecycle import EXPORT_STAT
+from crawler.lock import Busy
+from crawler.outcome import FATAL_STAT
+from crawler.spiders.wiki import WikiSpider
+from exports.export import ExportResult
 
 
 class CrawlError(Exception):
     """The crawl could not do its job (site unreachable, not a DokuWiki, …)."""
+
+
+class SettingsError(Exception):
+    """Settings the archive cannot honour."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,49 +92,32 @@ def project_settings(overrides: dict[str, Any]) -> Settings:
     return settings
 
 
-def prepare(out_dir: Path) -> None:
-    """Before a run relies on the archive: WARC files a killed run left open are
-    recovered, and the catalog is brought up to the WARC files (rebuilt if lost)."""
-    recover_open_files(out_dir / "warc")
-    sync_catalog(out_dir)
+def run_crawl(overrides: dict[str, Any]) -> CrawlSummary:
+    """Crawl with these settings through the crawl lifecycle; the outcome as a summary.
 
-
-def record(out_dir: Path, crawl_id: str) -> list[Path]:
-    """After a crawl: its WARC files into the catalog (versions, states, changes)."""
-    files = crawl_files(out_dir / "warc").get(crawl_id, [])
-    if files:
-        catalog = Catalog(out_dir / CATALOG_NAME)
-        try:
-            Replayer(catalog, out_dir / "warc").ingest(crawl_id, files)
-        finally:
-            catalog.close()
-    return files
-
-
-def publish(out_dir: Path, *, excel_safe: bool = False) -> ExportResult:
-    """The tables (and what describes them) from the catalog, and the CDXJ index."""
-    result = write_tables(out_dir, excel_safe=excel_safe)
-    update_index(out_dir)
-    return result
-
-
-def run_crawl(overrides: dict[str, Any], out_dir: Path) -> CrawlSummary:
-    out_dir = Path(out_dir)
-    settings = project_settings({**overrides, "WIKI_CLI_RUN": True})
-    with locked(out_dir):
-        prepare(out_dir)
-        full = settings.get("WIKI_CRAWL_MODE") == "full"
-        previous = None if full else load_previous(out_dir, site_root(settings.get("WIKI_SITE")))
-        process = CrawlerProcess(settings)
-        crawler = process.create_crawler(WikiSpider)
-        process.crawl(crawler, previous=previous)
-        process.start()
-        spider = crawler.spider
-        stats = crawler.stats.get_stats()
-        files = record(out_dir, spider.crawl_id)
-        if stats.get("wiki/fatal"):
-            raise CrawlError(stats["wiki/fatal"])
-        export = publish(out_dir, excel_safe=settings.getbool("WIKI_EXCEL_SAFE"))
+    Raises SettingsError for settings the archive cannot honour (before anything is
+    fetched), Busy when another run holds the folder, CrawlError when the crawl failed.
+    """
+    settings = project_settings(overrides)
+    problems = settings_problems(settings)
+    if problems:
+        raise SettingsError("; ".join(problems))
+    process = CrawlerProcess(settings)
+    # The CLI prints the reason a crawl failed itself, as its one-line error.
+    logging.getLogger(outcome.__name__).disabled = True
+    crawler = process.create_crawler(WikiSpider)
+    process.crawl(crawler)
+    process.start()
+    stats = crawler.stats.get_stats()
+    fatal = stats.get(FATAL_STAT)
+    if stats.get("wiki/busy"):
+        raise Busy(fatal or "another wikiarchive run is using the output folder")
+    if fatal:
+        raise CrawlError(fatal)
+    export = stats.get(EXPORT_STAT)
+    if export is None:
+        raise CrawlError("nothing was archived")
+    spider = crawler.spider
     return CrawlSummary(
         crawl_id=spider.crawl_id,
         mode=spider.mode,
@@ -134,7 +126,7 @@ def run_crawl(overrides: dict[str, Any], out_dir: Path) -> CrawlSummary:
         requests=stats.get("downloader/request_count", 0),
         errors=stats.get("wiki/request_errors", 0) + stats.get("spider_exceptions/count", 0),
         failed_pages=sorted(spider.failed),
-        warc_files=[p.name for p in files],
+        warc_files=stats.get("warc/files", []),
         export=export,
-        tables_dir=out_dir / "tables",
+        tables_dir=Layout(Path(settings.get("WIKI_OUT_DIR"))).tables,
     )

@@ -42,7 +42,7 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.handler.RecordingHTTPDownloadHandler",
 }
 EXTENSIONS = {
-    "crawler.extensions.ArchiveLifecycle": 100,
+    "crawler.lifecycle.ArchiveLifecycle": 100,
     "crawler.progress.Progress": 200,
 }
 LOGSTATS_INTERVAL = 0  # crawler.progress reports instead
@@ -69,13 +69,11 @@ WIKI_RECENT_DAYS = 7  # how long the wiki keeps its changelog (DokuWiki's recent
 WIKI_CHANGE_MARGIN = 600  # seconds before the previous crawl's start still checked for edits
 WIKI_PROGRESS = "auto"  # auto: a live bar on a terminal, else log lines; bar; log; off
 WIKI_PROGRESS_INTERVAL = 60  # seconds between progress log lines
-WIKI_CLI_RUN = False  # set by `wikiarchive crawl`, which does the ArchiveLifecycle steps itself
 WIKI_EXCEL_SAFE = False  # CSV cells starting with = + - @ get a leading ' (Parquet unchanged)
 WIKI_SCOPE_ENABLED = True  # drop requests outside the wiki and its allowed views
 WIKI_SITEMAP_MAXSIZE = 50 * 1024 * 1024  # decompressed bytes
 
 # How to archive it.
 WARC_ENABLED = True
-WARC_DIR = None  # None: WIKI_OUT_DIR/warc
 WARC_PREFIX = "wikiarchive"
 WARC_MAX_SIZE = 1_000_000_000  # bytes; files rotate past this size

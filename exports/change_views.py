@@ -10,7 +10,7 @@ from pathlib import Path
 
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.diff import unified_diff
-from archive.ingest import Replayer
+from archive.ingest import PageReader
 from exports.tables import CHANGES, change_row
 from exports.write import csv_value
 
@@ -74,12 +74,12 @@ def page_diff(out_dir: Path, page_id: str, crawl_id: str | None = None) -> str:
             where = f" in crawl {crawl_id}" if crawl_id else ""
             raise ReportError(f"no change of page {page_id!r}{where}")
         row = rows[-1]
-        replayer = Replayer(catalog, Path(out_dir) / "warc")
+        reader = PageReader(Path(out_dir) / "warc")
         pages = []
         for version_id in (row["before_version_id"], row["after_version_id"]):
             version = catalog.version(version_id)
             pages.append(
-                replayer.page_at(version.warc_filename, version.warc_offset) if version else None
+                reader.at(version.warc_filename, version.warc_offset) if version else None
             )
         return unified_diff(pages[0], pages[1])
     finally:

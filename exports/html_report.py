@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.diff import unified_diff
-from archive.ingest import Replayer
+from archive.ingest import PageReader
 from crawler.page import Page
 
 MAX_DIFF_PAGES = 50  # pages whose diff is shown; the others are listed
@@ -146,7 +146,7 @@ def _latest_with_changes(points: list[CrawlPoint]) -> str | None:
 
 
 def _views(catalog: Catalog, out_dir: Path, changes: list[dict]) -> list[PageChangeView]:
-    replayer = Replayer(catalog, out_dir / "warc")
+    reader = PageReader(out_dir / "warc")
     views = []
     for change in sorted(changes, key=lambda c: (_ORDER[c["change"]], c["page_id"])):
         pages = []
@@ -154,7 +154,7 @@ def _views(catalog: Catalog, out_dir: Path, changes: list[dict]) -> list[PageCha
             version = catalog.version(change[key])
             page = None
             if version is not None:
-                page = replayer.page_at(version.warc_filename, version.warc_offset)
+                page = reader.at(version.warc_filename, version.warc_offset)
             pages.append(page)
         views.append(PageChangeView(change, *pages))
     return views

@@ -2,10 +2,11 @@
 
     python tests/record_urls.py OUT_DIR URL [URL ...] [-s NAME=VALUE ...]
 
-Runs one real Scrapy crawl (download handler, recorder middleware, HTTP cache and
+Runs one real Scrapy crawl (download handler, recorder middleware, crawl lifecycle and
 all other settings of ``crawler.settings``) with a minimal spider that requests
-each URL once, then prints the crawl's ``warc/*`` stats and response count as one
-JSON line on stdout. A crawl needs its own process: Twisted's reactor runs once.
+each URL once, then prints the crawl's ``warc/*`` stats, its response count, finish
+reason and fatal error as one JSON line on stdout. The WARC files go to OUT_DIR/warc.
+A crawl needs its own process: Twisted's reactor runs once.
 """
 
 from __future__ import annotations
@@ -47,6 +48,17 @@ class RecordSpider(scrapy.Spider):
     def parse(self, response: Response) -> None:
         return None
 
+    def crawl_summary(self, reason: str) -> dict[str, Any]:
+        """The crawl's record in the catalog (crawler.recorder archives it)."""
+        return {
+            "crawl_id": self.crawl_id,
+            "site": self.site,
+            "mode": self.mode,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": datetime.now(UTC).isoformat(),
+            "finish_reason": reason,
+        }
+
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -61,12 +73,10 @@ def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
         "ROBOTSTXT_OBEY": False,
         "DOWNLOAD_DELAY": 0,
         "AUTOTHROTTLE_ENABLED": False,
-        "WARC_DIR": str(args.out_dir),
+        "WIKI_OUT_DIR": str(args.out_dir),
         "LOG_LEVEL": "WARNING",
-        # The recorder on its own: these URLs are no DokuWiki's, so no scope guard, and
-        # no catalog or tables to keep.
+        # These URLs are no DokuWiki's: no scope guard.
         "WIKI_SCOPE_ENABLED": False,
-        "WIKI_CLI_RUN": True,
     }
     for item in args.set:
         name, sep, value = item.partition("=")
@@ -86,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {k: v for k, v in stats.items() if k.startswith("warc/")}
     report["responses"] = stats.get("downloader/response_count", 0)
     report["finish_reason"] = stats.get("finish_reason")
+    report["fatal"] = stats.get("wiki/fatal")
     print(json.dumps(report, sort_keys=True, default=str))
     return 0
 

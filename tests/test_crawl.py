@@ -20,7 +20,7 @@ from corpus_expect import expected_by_id, orphan_pages
 from helpers import FAST, warcio_check, wikiarchive
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.reader import read_capture
+from archive.reader import read_response
 from crawler.parse import parse_page
 from exports.tables import SCHEMAS, Provenance, page_row
 
@@ -208,7 +208,7 @@ def test_non_ascii_ids_percent_encoded_in_target_uri(crawl, expected):
 def test_locators_read_back_to_the_same_row(crawl, tables):
     out, _ = crawl
     for row in tables["pages"].to_dict("records"):
-        capture = read_capture(out / "warc", row["warc_filename"], row["warc_offset"])
+        capture = read_response(out / "warc", row["warc_filename"], row["warc_offset"])
         assert capture.status == 200
         page = parse_page(capture.url, capture.body, site=capture.url.split("doku.php")[0])
         where = Provenance(row["crawl_id"], capture.date, row["warc_filename"], row["warc_offset"])

@@ -29,7 +29,7 @@ from warcio.timeutils import iso_date_to_timestamp
 from wikibed import DokuWikiBed, http_get
 
 from archive.index import PARTS_DIR, index_path, update_index
-from archive.reader import read_capture
+from archive.reader import read_response
 from crawler.parse import parse_page
 
 EDITED = "magnesium"
@@ -226,7 +226,7 @@ def test_raw_replay_serves_the_archived_bytes(replay):
     old, new = old_and_new(replay)
     for ts in (old, new):
         (fields,) = [f for t, f in captures_of(out, replay["url"]) if t == ts]
-        archived = read_capture(out / "warc", fields["filename"], int(fields["offset"]))
+        archived = read_response(out / "warc", fields["filename"], int(fields["offset"]))
         for coll in (COLL, BY_INDEX):
             got = server.get(coll, ts, "id_", replay["url"])
             assert got.status == 200, (coll, ts, got.text[:500])
@@ -277,7 +277,7 @@ def test_revisit_records_replay_the_original_payload(replay):
     assert any(f["url"].endswith("/robots.txt") for f in revisits), revisits
     for revisit in revisits:
         original = originals[revisit["url"], revisit["digest"]]
-        body = read_capture(out / "warc", original["filename"], int(original["offset"]))
+        body = read_response(out / "warc", original["filename"], int(original["offset"]))
         for coll in (COLL, BY_INDEX):
             got = server.get(coll, revisit["ts"], "id_", revisit["url"])
             assert (got.status, got.body) == (int(revisit["status"]), body.body), (

@@ -14,7 +14,6 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -25,19 +24,29 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from archive.catalog import CATALOG_NAME, Catalog, PreviousCrawl
+from archive.catalog import PreviousCrawl
 from crawler import settings as defaults
-from crawler.dokuwiki import page_url, site_root
+from crawler.dokuwiki import START_PAGE, page_url, site_root
 from crawler.feed import Feed, parse_feed
-from crawler.parse import existing_page_links, is_dokuwiki, parse_index
+from crawler.outcome import FAILED, fatal_message, guarded, record_failure
+from crawler.page import Page
+from crawler.parse import is_dokuwiki, parse_index, parse_page
 from crawler.plan import mark_since, page_since, pages_to_retry, plan_incremental
+from crawler.recorder import PAGE_META_KEY
 from crawler.sitemap import sitemap_page_ids
 
 DEFAULT_SITE = defaults.WIKI_SITE
 DISCOVERY_MEANS = frozenset(defaults.WIKI_DISCOVERY)
 MAX_ERRORS_KEPT = 10_000  # per crawl, in its summary record
-CALLBACKS = ("parse_first", "parse_article", "parse_index", "parse_sitemap", "parse_feed",
+CALLBACKS = ("parse_probe", "parse_article", "parse_index", "parse_sitemap", "parse_feed",
              "on_error")
+# A discovery means that found nothing while the pages it read had links: the template
+# may write links in a way we do not recognise. Warned about once.
+DISCOVERY_STATS = {
+    "links": "wiki/discovered/links",
+    "index": "wiki/discovered/index",
+    "sitemap": "wiki/discovered/sitemap",
+}
 
 
 def new_crawl_id(now: datetime) -> str:
@@ -112,25 +121,37 @@ class WikiSpider(scrapy.Spider):
     # ---- start
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        # The feed comes first: every article is then fetched after the moment its
-        # Last-Modified names, from which the next crawl counts edits as new.
+        # The feed is optional evidence, asked first (highest priority) but never waited
+        # for: robots.txt may shut it out, or it may fail, and the crawl goes on.
         yield self._feed_request()
         if self.incremental:
-            yield self._index_request(namespace="")
+            # The index proves the wiki and lists its pages; articles follow the plan.
+            yield self._index_request(namespace="", probe=True)
+        else:
+            # The start page proves the wiki and seeds the crawl.
+            yield self._article(START_PAGE, probe=True)
 
-    def parse_first(self, response: Response) -> Iterator[scrapy.Request]:
+    def parse_probe(self, response: Response) -> Iterator[scrapy.Request]:
+        """The first page of the wiki: prove it is a DokuWiki, then crawl on."""
         if response.status != 200 or not is_dokuwiki(response.body):
             self._fail(
                 f"{self.site} does not look like a DokuWiki "
                 f"(HTTP {response.status}, no DokuWiki page at {response.url})"
             )
         self.is_wiki = True
-        if "index" in self.discovery:
-            yield self._index_request(namespace="")
-        if "sitemap" in self.discovery:
-            yield scrapy.Request(
-                self.site + "doku.php?do=sitemap", callback=self.parse_sitemap, priority=1
-            )
+        if response.meta.get("listing"):  # the index, probe of an incremental crawl
+            yield from self.parse_index(response)
+            return
+        if not self.incremental:
+            if "index" in self.discovery:
+                yield self._index_request(namespace="")
+            if "sitemap" in self.discovery:
+                yield scrapy.Request(
+                    self.site + "doku.php?do=sitemap",
+                    callback=self.parse_sitemap,
+                    errback=self.on_error,
+                    priority=1,
+                )
         yield from self.parse_article(response)
 
     # ---- callbacks
@@ -139,14 +160,29 @@ class WikiSpider(scrapy.Spider):
         self.crawler.stats.inc_value("wiki/articles_fetched")
         if "links" not in self.discovery:
             return
+        page = self._page(response)
+        targets = [link.target for link in page.links if link.kind == "page"]
+        if page.links:
+            self.crawler.stats.inc_value("wiki/pages_with_links")
+        self.crawler.stats.inc_value(DISCOVERY_STATS["links"], len(targets))
         known = self.previous.present_pages if self.incremental else frozenset()
-        for page_id in existing_page_links(response.body):
+        for page_id in targets:
             # An incremental crawl follows links only to pages it has never seen.
             if page_id not in known:
                 yield from self._follow(page_id)
 
+    def _page(self, response: Response) -> Page:
+        """The article as the recorder parsed it on its way into the catalog."""
+        page = response.meta.get(PAGE_META_KEY)
+        if page is None:
+            settings = self.crawler.settings
+            page = parse_page(response.url, response.body, site=self.site,
+                              date_format=settings.get("WIKI_DATE_FORMAT"))
+        return page
+
     def parse_index(self, response: Response) -> Iterator[scrapy.Request]:
         page_ids, namespaces = parse_index(response.body, site=self.site)
+        self.crawler.stats.inc_value(DISCOVERY_STATS["index"], len(page_ids) + len(namespaces))
         if self.incremental:
             if self.listing is not None:
                 self.listing.update(page_ids)
@@ -165,13 +201,12 @@ class WikiSpider(scrapy.Spider):
             self.logger.warning("%s: %s", response.url, exc)
             self.crawler.stats.inc_value("wiki/sitemap_errors")
             return
+        self.crawler.stats.inc_value("wiki/sitemap_read")
+        self.crawler.stats.inc_value(DISCOVERY_STATS["sitemap"], len(page_ids))
         for page_id in page_ids:
             yield from self._follow(page_id)
 
-    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
-        if not self.incremental:
-            # The start page proves this is a DokuWiki and seeds the crawl.
-            yield self._article("start", callback=self.parse_first)
+    def parse_feed(self, response: Response) -> None:
         if response.status == 304:
             self.feed = Feed((), self._feed_items(), unchanged=True)
         elif response.status != 200:
@@ -182,16 +217,16 @@ class WikiSpider(scrapy.Spider):
             except ValueError as exc:
                 self.logger.warning("%s: %s", response.url, exc)
 
-    def on_error(self, failure: Failure) -> None:
+    def on_error(self, failure: Failure) -> list[scrapy.Request]:
         request = failure.request
+        # Some errors carry no message (a cancelled download): the type still tells.
+        message = f"{failure.type.__name__}: {failure.getErrorMessage()}".rstrip(": ")
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             # Shut out by robots.txt or a filter: a decision, not a failure to retry.
             self.logger.info("Not fetched %s: %s", request.url, failure.getErrorMessage())
             self.crawler.stats.inc_value("wiki/requests_ignored")
-            return
+            return self._probe_failed(request, message)
         self.crawler.stats.inc_value("wiki/request_errors")
-        # Some errors carry no message (a cancelled download): the type still tells.
-        message = f"{failure.type.__name__}: {failure.getErrorMessage()}".rstrip(": ")
         self.logger.error("Failed %s: %s", request.url, message)
         if request.meta.get("page_id"):
             self.failed.add(request.meta["page_id"])
@@ -206,14 +241,31 @@ class WikiSpider(scrapy.Spider):
             )
         if request.meta.get("listing"):
             self.listing = None  # an incomplete index must not make pages look removed
-        if not self.is_wiki and request.meta.get("first"):
-            self._fail(f"cannot reach {self.site}: {failure.getErrorMessage()}")
+        if request.meta.get("feed"):
+            self.logger.warning("No recent-changes feed (%s): it is optional evidence", message)
+        return self._probe_failed(request, message)
 
+    def _probe_failed(self, request: scrapy.Request, message: str) -> list[scrapy.Request]:
+        """A probe that got no page: an incremental crawl tries the start page instead
+        of the index (then fetches every page, the index being unread); the start page
+        failing means the wiki cannot be crawled."""
+        if self.is_wiki or not request.meta.get("probe"):
+            return []
+        if request.meta.get("listing"):
+            self.listing = None
+            return [self._article(START_PAGE, probe=True)]
+        self._fail(f"cannot crawl {self.site}: {message} ({request.url})")
+        return []
+
+    @guarded
     def spider_idle(self) -> None:
-        """Discovery is over: plan what else to fetch, once."""
-        if self.previous is None or self.planned or self.fatal:
+        """Discovery is over: say what found nothing, and plan what else to fetch, once."""
+        if self.planned or self.fatal:
             return
         self.planned = True
+        self._warn_empty_discovery()
+        if self.previous is None:
+            return
         if not self.incremental:
             # Pages known from earlier crawls but no longer linked or listed are fetched
             # too: only the wiki saying so marks a page removed.
@@ -242,6 +294,9 @@ class WikiSpider(scrapy.Spider):
     def crawl_summary(self, reason: str) -> dict[str, Any]:
         """What the catalog and the crawls table need; archived as the crawl's last record."""
         stats = self.crawler.stats
+        fatal = fatal_message(self.crawler)
+        if fatal and reason == "finished":
+            reason = FAILED  # a crawl that did not do its job never counts as finished
         return {
             "crawl_id": self.crawl_id,
             "site": self.site,
@@ -251,7 +306,7 @@ class WikiSpider(scrapy.Spider):
             "started_at": self.started_at.isoformat(),
             "finished_at": datetime.now(UTC).isoformat(),
             "finish_reason": reason,
-            "fatal": self.fatal,
+            "fatal": fatal,
             "pages": stats.get_value("wiki/articles_fetched", 0),
             "requests": stats.get_value("downloader/request_count", 0),
             "errors": stats.get_value("wiki/request_errors", 0)
@@ -270,26 +325,25 @@ class WikiSpider(scrapy.Spider):
                 return
             yield self._article(page_id)
 
-    def _article(self, page_id: str, callback: Any = None) -> scrapy.Request:
+    def _article(self, page_id: str, *, probe: bool = False) -> scrapy.Request:
         self.scheduled.add(page_id)
-        first = callback is not None
         return scrapy.Request(
             page_url(self.site, page_id),
-            callback=callback or self.parse_article,
+            callback=self.parse_probe if probe else self.parse_article,
             errback=self.on_error,
-            # The first page must reach parse_first whatever its status, to be judged.
-            meta={"page_id": page_id, "first": first, "handle_httpstatus_all": first},
+            # The probe must reach its callback whatever its status, to be judged.
+            meta={"page_id": page_id, "probe": probe, "handle_httpstatus_all": probe},
         )
 
-    def _index_request(self, namespace: str) -> scrapy.Request:
+    def _index_request(self, namespace: str, *, probe: bool = False) -> scrapy.Request:
         self.namespaces.add(namespace)
         query = {"id": "start", "idx": namespace} if namespace else {"id": "start", "do": "index"}
         return scrapy.Request(
             self.site + "doku.php?" + urlencode(query, safe=":"),
-            callback=self.parse_index,
+            callback=self.parse_probe if probe else self.parse_index,
             errback=self.on_error,
             priority=1,
-            meta={"listing": True},
+            meta={"listing": True, "probe": probe, "handle_httpstatus_all": probe},
         )
 
     def _feed_request(self) -> scrapy.Request:
@@ -311,8 +365,8 @@ class WikiSpider(scrapy.Spider):
             headers=headers,
             callback=self.parse_feed,
             errback=self.on_error,
-            priority=1,
-            meta={"handle_httpstatus_all": True, "first": True},
+            priority=2,
+            meta={"handle_httpstatus_all": True, "feed": True},
         )
 
     def _feed_items(self) -> int:
@@ -320,8 +374,25 @@ class WikiSpider(scrapy.Spider):
 
     def _fail(self, message: str) -> None:
         self.fatal = message
-        self.crawler.stats.set_value("wiki/fatal", message)
-        raise CloseSpider("fatal")
+        record_failure(self.crawler, message)
+        raise CloseSpider(FAILED)
+
+    def _warn_empty_discovery(self) -> None:
+        """A means that found nothing on pages that had links says so, once."""
+        stats = self.crawler.stats
+        read = {
+            "links": stats.get_value("wiki/pages_with_links", 0),
+            "index": len(self.namespaces),
+            "sitemap": stats.get_value("wiki/sitemap_read", 0),
+        }
+        for means in sorted(self.discovery):
+            if read.get(means) and not stats.get_value(DISCOVERY_STATS[means], 0):
+                stats.set_value(f"wiki/discovery_empty/{means}", True)
+                self.logger.warning(
+                    "Page discovery by %s found no wiki page although the pages it read had "
+                    "links: this wiki's template may write them differently (pages are still "
+                    "found by the other means)", means,
+                )
 
 
 def conditional_headers(previous: PreviousCrawl) -> dict[str, str]:
@@ -340,14 +411,3 @@ def conditional_headers(previous: PreviousCrawl) -> dict[str, str]:
     if newest.feed_etag:
         headers["If-None-Match"] = newest.feed_etag
     return headers
-
-
-def load_previous(out_dir: Path, site: str) -> PreviousCrawl | None:
-    path = Path(out_dir, CATALOG_NAME)
-    if not path.exists():
-        return None
-    catalog = Catalog(path)
-    try:
-        return catalog.previous_crawl(site)
-    finally:
-        catalog.close()

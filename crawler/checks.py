@@ -1,0 +1,61 @@
+"""Settings the archive cannot honour, refused before anything is fetched or written.
+
+Every crawl, ``wikiarchive crawl`` or ``scrapy crawl wiki``, is checked here: the WARC
+files are the source of truth, so a setting that would fetch pages without archiving
+them, archive them where the catalog never looks, or replay them from a cache is an
+error, not a silent gap in the archive.
+"""
+
+from __future__ import annotations
+
+from scrapy.settings import BaseSettings
+from scrapy.utils.misc import load_object
+
+from crawler.handler import RecordingHTTPDownloadHandler
+
+RECORDER = "crawler.recorder.WarcRecorderMiddleware"
+LIFECYCLE = "crawler.lifecycle.ArchiveLifecycle"
+
+
+def settings_problems(settings: BaseSettings) -> list[str]:
+    """One line per setting this crawl cannot honour; empty when all is well."""
+    problems = []
+    if not settings.getbool("WARC_ENABLED"):
+        problems.append("WARC_ENABLED=False: the WARC files are the archive; it cannot be off")
+    if settings.get("WARC_DIR"):
+        problems.append(
+            "WARC_DIR is not supported: the WARC files always go to OUT/warc "
+            "(choose the output folder with --out or WIKI_OUT_DIR)"
+        )
+    prefix = str(settings.get("WARC_PREFIX") or "")
+    if not prefix or any(c in prefix for c in '/\\:*?"<>|') or prefix.startswith("."):
+        problems.append(f"WARC_PREFIX={prefix!r}: use a plain file name prefix")
+    if settings.getbool("HTTPCACHE_ENABLED"):
+        problems.append(
+            "HTTPCACHE_ENABLED=True: pages replayed from a cache are not fresh captures "
+            "and would be missing from the archive"
+        )
+    if settings.get("JOBDIR"):
+        problems.append("JOBDIR is not supported: an interrupted crawl is resumed by the next run")
+    if settings.getwithbase("DOWNLOADER_MIDDLEWARES").get(RECORDER) is None:
+        problems.append(f"{RECORDER} is disabled: nothing would be archived")
+    if settings.getwithbase("EXTENSIONS").get(LIFECYCLE) is None:
+        problems.append(f"{LIFECYCLE} is disabled: nothing would be recorded or published")
+    for scheme in ("http", "https"):
+        handler = settings.getwithbase("DOWNLOAD_HANDLERS").get(scheme)
+        if not _records(handler):
+            problems.append(
+                f"DOWNLOAD_HANDLERS[{scheme!r}] must be crawler.handler."
+                "RecordingHTTPDownloadHandler (or a subclass): it keeps the exchange as sent"
+            )
+    return problems
+
+
+def _records(handler: object) -> bool:
+    if handler is None:
+        return False
+    try:
+        cls = load_object(handler) if isinstance(handler, str) else handler
+    except (ImportError, NameError, ValueError, AttributeError):
+        return False
+    return isinstance(cls, type) and issubclass(cls, RecordingHTTPDownloadHandler)
