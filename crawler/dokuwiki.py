@@ -2,7 +2,7 @@
 
 The rules mirror DokuWiki 2022-07-31 ("Igor") with its default configuration
 (``sepchar='_'``, ``deaccent=1``, ``useslash=0``, ``start='start'``); see
-``/work/shared/dokuwiki-notes.md`` §3 and §6.  Nothing here does I/O.
+``docs/dokuwiki.md`` §3 and §6.  Nothing here does I/O.
 """
 
 from __future__ import annotations

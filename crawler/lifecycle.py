@@ -28,7 +28,7 @@ from archive.layout import Layout
 from archive.recover import recover_open_files
 from crawler.checks import settings_problems
 from crawler.lock import folder_lock
-from crawler.outcome import FAILED, describe, fatal_message, record_failure
+from crawler.outcome import FAILED, describe, record_failure
 from exports.export import ExportResult, write_tables
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,3 @@ class ArchiveLifecycle:
         result = write_tables(self.layout.root, excel_safe=self.excel_safe)
         update_index(self.layout.root)
         return result
-
-
-def crawl_failed(crawler: Crawler) -> bool:
-    return fatal_message(crawler) is not None

@@ -24,8 +24,9 @@ BATCH_ROWS = 100
 NARROW_BATCH_ROWS = 10_000
 WIDE_COLUMNS = {"body_text"}
 # pyarrow's default pool (mimalloc) keeps what a written batch freed; the system
-# allocator hands it back, which keeps the export's peak memory lower.
-pa.set_memory_pool(pa.system_memory_pool())
+# allocator hands it back, which keeps the export's peak memory lower. Passed to each
+# writer and array, never set process-wide.
+POOL = pa.system_memory_pool()
 
 
 # Cells a spreadsheet would run as a formula (CWE-1236).
@@ -74,9 +75,14 @@ class TableWriter:
             pa.field(f.name, pa.string()) if f.name in self._as_text else f for f in schema
         )
         self._csv = pacsv.CSVWriter(
-            str(directory / f"{name}.csv"), self._csv_schema, write_options=_CSV_OPTIONS
+            str(directory / f"{name}.csv"),
+            self._csv_schema,
+            write_options=_CSV_OPTIONS,
+            memory_pool=POOL,
         )
-        self._parquet = pq.ParquetWriter(directory / f"{name}.parquet", schema)
+        self._parquet = pq.ParquetWriter(
+            directory / f"{name}.parquet", schema, memory_pool=POOL
+        )
 
     def write(self, rows: Iterable[dict]) -> None:
         for row in rows:
@@ -95,12 +101,12 @@ class TableWriter:
         columns, csv_columns = [], []
         for field in self.schema:
             values = [row[field.name] for row in self._batch]
-            columns.append(pa.array(values, field.type))
+            columns.append(pa.array(values, field.type, memory_pool=POOL))
             if field.name in self._as_text:
                 # Python formats these cells: Arrow's own casts would load its compute
                 # kernels, tens of MB for a handful of timestamps.
                 values = [None if v is None else self._cell(v) for v in values]
-                csv_columns.append(pa.array(values, pa.string()))
+                csv_columns.append(pa.array(values, pa.string(), memory_pool=POOL))
             else:
                 csv_columns.append(columns[-1])
         self._parquet.write_table(pa.Table.from_arrays(columns, schema=self.schema))

@@ -4,7 +4,7 @@ Never derived from crawler output: tests compare what the crawler extracted agai
 Supports exactly the DokuWiki markup the corpus uses (headings, internal and external links,
 bare URLs, footnotes with **bold** and //italic//, code blocks); keep the corpus inside that.
 The rules (link resolution, footnote numbering and merging, typography) follow DokuWiki
-2022-07-31 "Igor" with default settings; see /work/shared/dokuwiki-notes.md.
+2022-07-31 "Igor" with default settings; see docs/dokuwiki.md.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from crawler.dokuwiki import (
 SITE = "https://neurosurgerywiki.com/wiki/"
 
 
-# Every example of dokuwiki-notes.md §6, checked against DokuWiki's own cleanID().
+# Every example of docs/dokuwiki.md §6, checked against DokuWiki's own cleanID().
 # (The notes' "Spine:Lumbar Disc Herniation -> spine:disc_herniation" is a typo there:
 # php-cli cleanID() gives spine:lumbar_disc_herniation.)
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ folder too. Nothing under /etc or /var/lib is read for state or modified.
 
 Pages are written offline (files, attic, changelogs) so revisions can carry chosen dates in
 the past; that is the only way to get them, DokuWiki itself always stamps "now".
-See /work/shared/dokuwiki-notes.md for the verified facts this module relies on.
+See docs/dokuwiki.md for the verified facts this module relies on.
 
 No pytest dependency: usable from scripts and fixtures alike.
 """
