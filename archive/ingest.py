@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 from contextlib import suppress
 from dataclasses import asdict
 from datetime import UTC
@@ -287,8 +288,9 @@ def sync_catalog(out_dir: Path) -> str:
         return "rebuilt"
     try:
         catalog = Catalog(path)
-    except OutdatedCatalog as exc:
-        logger.info("%s; rebuilding it from the WARC files", exc)
+    except (OutdatedCatalog, sqlite3.DatabaseError) as exc:
+        # Derived data: an outdated or damaged catalog is made again from the WARCs.
+        logger.warning("%s: %s; rebuilding it from the WARC files", path.name, exc)
         rebuild_catalog(out_dir)
         return "rebuilt"
     try:

@@ -16,11 +16,9 @@ import click
 from crawler import settings as defaults
 from crawler.dates import parse_wiki_date
 from crawler.dokuwiki import site_root
+from crawler.exits import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE
 
 DEFAULT_OUT = "wikiarchive-data"
-EXIT_USAGE = 2  # bad command line, or settings the archive cannot honour
-EXIT_PARTIAL = 3  # some pages failed, or the crawl was stopped; the next run completes it
-EXIT_BUSY = 4  # another run holds the output folder
 
 
 DISCOVERY_MEANS = frozenset(defaults.WIKI_DISCOVERY)
@@ -154,12 +152,12 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
         raise Failure(f"cannot crawl with these settings: {exc}", EXIT_USAGE) from None
     except (CrawlError, click.ClickException) as exc:
         message = exc.message if isinstance(exc, click.ClickException) else str(exc)
-        report.failed(message, 1)
+        report.failed(message, EXIT_FAILED)
         raise click.ClickException(message) from None
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        report.failed(describe(exc), 1)
+        report.failed(describe(exc), EXIT_FAILED)
         raise click.ClickException(f"the crawl failed: {describe(exc)}") from None
-    code = EXIT_PARTIAL if summary.failed_pages or not summary.complete else 0
+    code = summary.exit_code
     report.done(summary, code)
     if not options["quiet"]:
         click.echo(summary.render())

@@ -28,7 +28,7 @@ from archive.layout import Layout
 from archive.recover import recover_open_files
 from crawler.checks import settings_problems
 from crawler.lock import folder_lock
-from crawler.outcome import FAILED, describe, record_failure
+from crawler.outcome import BUSY_STAT, FAILED, describe, record_failure
 from exports.export import ExportResult, write_tables
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class ArchiveLifecycle:
             self.layout.root.mkdir(parents=True, exist_ok=True)
             self.lock.acquire(timeout=0)
         except Timeout:
-            self.crawler.stats.set_value("wiki/busy", True)
+            self.crawler.stats.set_value(BUSY_STAT, True)
             return BUSY, f"another wikiarchive run is using {self.layout.root}"
         except OSError as exc:
             return FAILED, f"cannot write to {self.layout.root}: {exc.strerror or exc}"

@@ -32,7 +32,7 @@ from archive.reader import ArchivedResponse, decoded_payload, http_fields, parse
 from archive.writer import Exchange, RotatingWarcWriter, Stored, utc_now
 from crawler.handler import RAW_META_KEY
 from crawler.lifecycle import INGESTED_STAT
-from crawler.outcome import describe, fail_crawl, fatal_message, guarded
+from crawler.outcome import describe, fail_crawl, fatal_message, guarded, record_failure
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +177,13 @@ class WarcRecorderMiddleware:
             self.stats.set_value("warc/files", [p.name for p in self.writer.closed_files])
             ingest.finish(summary, [p.name for p in self.writer.closed_files])
             self.stats.set_value(INGESTED_STAT, True)
+        except (OSError, sqlite3.Error) as exc:
+            ingest.abort()
+            # What is written stays; the next run ingests the crawl from its WARC files.
+            record_failure(
+                self.crawler,
+                f"cannot write the archive in {self.layout.root}: {describe(exc)}",
+            )
         except BaseException:
             ingest.abort()
             raise

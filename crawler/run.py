@@ -20,7 +20,7 @@ from crawler import settings as default_settings
 from crawler.checks import settings_problems
 from crawler.lifecycle import EXPORT_STAT
 from crawler.lock import Busy
-from crawler.outcome import FATAL_STAT
+from crawler.outcome import BUSY_STAT, FATAL_STAT, exit_status
 from crawler.spiders.wiki import WikiSpider
 from exports.export import ExportResult
 
@@ -42,6 +42,7 @@ class CrawlSummary:
     requests: int
     errors: int
     failed_pages: list[str]
+    exit_code: int
     warc_files: list[str]
     export: ExportResult
     tables_dir: Path
@@ -110,7 +111,7 @@ def run_crawl(overrides: dict[str, Any]) -> CrawlSummary:
     process.start()
     stats = crawler.stats.get_stats()
     fatal = stats.get(FATAL_STAT)
-    if stats.get("wiki/busy"):
+    if stats.get(BUSY_STAT):
         raise Busy(fatal or "another wikiarchive run is using the output folder")
     if fatal:
         raise CrawlError(fatal)
@@ -126,6 +127,7 @@ def run_crawl(overrides: dict[str, Any]) -> CrawlSummary:
         requests=stats.get("downloader/request_count", 0),
         errors=stats.get("wiki/request_errors", 0) + stats.get("spider_exceptions/count", 0),
         failed_pages=sorted(spider.failed),
+        exit_code=exit_status(crawler),
         warc_files=stats.get("warc/files", []),
         export=export,
         tables_dir=Layout(Path(settings.get("WIKI_OUT_DIR"))).tables,

@@ -9,6 +9,7 @@ from importlib.metadata import version
 BOT_NAME = "wikiarchive"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+COMMANDS_MODULE = "crawler.commands"  # `scrapy crawl` with wikiarchive's exit statuses
 
 USER_AGENT = (
     f"wikiarchive/{version('wikiarchive')} (DokuWiki archiver; Scrapy-based; obeys robots.txt)"

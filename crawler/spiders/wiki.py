@@ -28,7 +28,13 @@ from archive.catalog import PreviousCrawl
 from crawler import settings as defaults
 from crawler.dokuwiki import START_PAGE, page_url, site_root
 from crawler.feed import Feed, parse_feed
-from crawler.outcome import FAILED, fatal_message, guarded, record_failure
+from crawler.outcome import (
+    FAILED,
+    PAGES_FAILED_STAT,
+    fatal_message,
+    guarded,
+    record_failure,
+)
 from crawler.page import Page
 from crawler.parse import is_dokuwiki, parse_index, parse_page
 from crawler.plan import mark_since, page_since, pages_to_retry, plan_incremental
@@ -230,6 +236,7 @@ class WikiSpider(scrapy.Spider):
         self.logger.error("Failed %s: %s", request.url, message)
         if request.meta.get("page_id"):
             self.failed.add(request.meta["page_id"])
+            self.crawler.stats.set_value(PAGES_FAILED_STAT, len(self.failed))
         if len(self.errors) < MAX_ERRORS_KEPT:
             self.errors.append(
                 {
