@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CATALOG_NAME = "catalog.sqlite"
 
 SCHEMA = """
@@ -30,7 +30,9 @@ CREATE TABLE crawls (
     errors INTEGER,
     failed_pages TEXT NOT NULL DEFAULT '[]',
     feed_last_modified TEXT,
-    feed_etag TEXT
+    feed_etag TEXT,
+    sitemap_last_modified TEXT,
+    sitemap_etag TEXT
 );
 CREATE TABLE page_versions (
     version_id INTEGER PRIMARY KEY,
@@ -124,6 +126,9 @@ class CrawlMark:
     feed_last_modified: str | None
     feed_etag: str | None
     failed_pages: frozenset[str]
+    # The sitemap the crawl got, for a conditional request (its Last-Modified as sent).
+    sitemap_last_modified: str | None = None
+    sitemap_etag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,8 @@ class PreviousCrawl:
 
     crawls: tuple[CrawlMark, ...]
     captured_in: dict[str, str]  # page id -> crawl id, for pages that exist
+    # page id -> the last-update date the version we hold states (wiki-local), or None
+    held: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def crawl_id(self) -> str:
@@ -257,18 +264,36 @@ class Catalog:
 
     def previous_crawl(self, site: str) -> PreviousCrawl | None:
         rows = self.db.execute(
-            "SELECT crawl_id, outcome, started_at, feed_last_modified, feed_etag, failed_pages"
-            " FROM crawls WHERE site = ? ORDER BY seq",
+            "SELECT crawl_id, outcome, started_at, feed_last_modified, feed_etag, failed_pages,"
+            " sitemap_last_modified, sitemap_etag FROM crawls WHERE site = ? ORDER BY seq",
             (site,),
         ).fetchall()
         if not rows:
             return None
         marks = tuple(
-            CrawlMark(*row[:5], failed_pages=frozenset(json.loads(row["failed_pages"])))
+            CrawlMark(
+                *row[:5],
+                failed_pages=frozenset(json.loads(row["failed_pages"])),
+                sitemap_last_modified=row["sitemap_last_modified"],
+                sitemap_etag=row["sitemap_etag"],
+            )
             for row in rows
         )
-        present = self.db.execute("SELECT page_id, crawl_id FROM page_state WHERE present = 1")
-        return PreviousCrawl(marks, {page_id: crawl_id for page_id, crawl_id in present})
+        present = self.db.execute(
+            "SELECT s.page_id, s.crawl_id, v.last_modified FROM page_state s"
+            " JOIN page_versions v USING (version_id) WHERE s.present = 1"
+        ).fetchall()
+        return PreviousCrawl(
+            marks,
+            {page_id: crawl_id for page_id, crawl_id, _ in present},
+            {page_id: last_modified for page_id, _, last_modified in present},
+        )
+
+    def set_sitemap(self, crawl_id: str, last_modified: str | None, etag: str | None) -> None:
+        self.db.execute(
+            "UPDATE crawls SET sitemap_last_modified = ?, sitemap_etag = ? WHERE crawl_id = ?",
+            (last_modified, etag, crawl_id),
+        )
 
     def set_feed(self, crawl_id: str, last_modified: str | None, etag: str | None) -> None:
         self.db.execute(
@@ -343,6 +368,13 @@ class Catalog:
             "SELECT s.*, v.content_sha256 FROM page_state s JOIN page_versions v"
             " USING (version_id) WHERE s.present = 1 ORDER BY s.page_id"
         )
+
+    def presence(self) -> dict[str, bool]:
+        """Every page the archive knows: whether it exists as of the latest crawl."""
+        return {
+            page_id: bool(present)
+            for page_id, present in self.db.execute("SELECT page_id, present FROM page_state")
+        }
 
     def versions(self) -> Iterator[sqlite3.Row]:
         return self.db.execute("SELECT * FROM page_versions ORDER BY page_id, version_id")

@@ -58,6 +58,10 @@ def is_feed(resp: ArchivedResponse) -> bool:
     return resp.status in (200, 304) and request_kind(resp.url, resp.site or "") == "feed"
 
 
+def is_sitemap(resp: ArchivedResponse) -> bool:
+    return request_kind(resp.url, resp.site or "") == "sitemap"
+
+
 class CrawlIngest:
     """Applies one crawl's archived responses to the catalog, in the order archived.
 
@@ -193,6 +197,8 @@ class CrawlIngest:
             )
         if is_feed(resp):
             self.catalog.set_feed(self.crawl_id, _iso_http_date(resp.last_modified), resp.etag)
+        elif is_sitemap(resp) and resp.status in (200, 304):
+            self.catalog.set_sitemap(self.crawl_id, resp.last_modified, resp.etag)
 
 
 class PageReader:

@@ -43,6 +43,8 @@ class CrawlSummary:
     errors: int
     failed_pages: list[str]
     exit_code: int
+    plan: str | None
+    plan_reasons: dict[str, int] | None
     warc_files: list[str]
     export: ExportResult
     tables_dir: Path
@@ -56,6 +58,8 @@ class CrawlSummary:
             "requests": self.requests,
             "errors": self.errors,
             "failed_pages": self.failed_pages,
+            "plan": self.plan,
+            "plan_reasons": self.plan_reasons,
             "warc_files": self.warc_files,
             "tables": self.export.rows,
             "unreadable_dates": len(self.export.unreadable_dates),
@@ -128,6 +132,8 @@ def run_crawl(overrides: dict[str, Any]) -> CrawlSummary:
         errors=stats.get("wiki/request_errors", 0) + stats.get("spider_exceptions/count", 0),
         failed_pages=sorted(spider.failed),
         exit_code=exit_status(crawler),
+        plan=stats.get("wiki/plan_reason"),
+        plan_reasons=stats.get("wiki/plan_reasons"),
         warc_files=stats.get("warc/files", []),
         export=export,
         tables_dir=Layout(Path(settings.get("WIKI_OUT_DIR"))).tables,

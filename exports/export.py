@@ -58,6 +58,7 @@ def write_tables(out_dir: Path, *, excel_safe: bool = False) -> ExportResult:
     tables = TableSet(out_dir / "tables", SCHEMAS, excel_safe=excel_safe)
     unreadable = []
     try:
+        presence = catalog.presence()
         for state in catalog.current_pages():
             page = unpack_page(state["page"])
             if page.last_modified_raw and not page.last_modified:
@@ -66,7 +67,7 @@ def write_tables(out_dir: Path, *, excel_safe: bool = False) -> ExportResult:
             tables["pages"].write([page_row(page, where, state["content_sha256"])])
             tables["footnotes"].write(footnote_rows(page, where.crawl_id))
             tables["citations"].write(citation_rows(page, where.crawl_id))
-            tables["links"].write(link_rows(page, where.crawl_id))
+            tables["links"].write(link_rows(page, where.crawl_id, presence))
         tables["page_versions"].write(version_row(v) for v in catalog.versions())
         tables["changes"].write(change_row(c) for c in catalog.changes())
         tables["crawls"].write(crawl_row(c) for c in catalog.crawls())

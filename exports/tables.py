@@ -81,7 +81,9 @@ LINKS = [
     Column(
         "kind",
         pa.string(),
-        "`page` (existing page), `missing_page` (red link), `external` or `media`",
+        "`page` (a page that exists), `missing_page` (a page that does not: a red link, or a "
+        "page removed since), `external` or `media`; for pages the archive holds, as of "
+        "its latest crawl",
     ),
     Column("text", pa.string(), "Link text"),
     Column("crawl_id", pa.string(), "Crawl that captured this version of the page"),
@@ -217,12 +219,21 @@ def citation_rows(page: Page, crawl_id: str | None) -> Iterator[dict]:
                 }
 
 
-def link_rows(page: Page, crawl_id: str | None) -> Iterator[dict]:
+def link_rows(
+    page: Page, crawl_id: str | None, presence: Mapping[str, bool] | None = None
+) -> Iterator[dict]:
+    """The page's links; a link to a page the archive knows says whether that page exists
+    as of the latest crawl (the captured page may be older than the target's deletion or
+    creation), other links keep the colour the wiki gave them."""
+    presence = presence or {}
     for link in page.links:
+        kind = link.kind
+        if kind in ("page", "missing_page") and link.target in presence:
+            kind = "page" if presence[link.target] else "missing_page"
         yield {
             "page_id": page.page_id,
             "target": link.target,
-            "kind": link.kind,
+            "kind": kind,
             "text": link.text,
             "crawl_id": crawl_id,
         }

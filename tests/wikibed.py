@@ -513,9 +513,14 @@ class DokuWikiBed:
                 "write revisions oldest first"
             )
 
-    def _invalidate(self, page_id: str) -> None:
+    def _invalidate(self, page_id: str, *, caches: bool = True) -> None:
         for ext in ("meta", "indexed"):
             self.meta_path(page_id, ext).unlink(missing_ok=True)
+        if caches:
+            self.refresh_caches()
+
+    def refresh_caches(self) -> None:
+        """Make DokuWiki drop its cached pages, feeds and sitemap, as a config change does."""
         (self.data_dir / "cache" / "sitemap.xml.gz").unlink(missing_ok=True)
         # purgefile makes cached pages re-check which links exist.
         (self.data_dir / "cache" / "purgefile").write_text(str(int(time.time())))
@@ -537,8 +542,13 @@ class DokuWikiBed:
         summary: str = "",
         user: str = "",
         minor: bool = False,
+        refresh_caches: bool = True,
     ) -> None:
-        """Save a revision of page_id dated `when`, as DokuWiki would have (create or edit)."""
+        """Save a revision of page_id dated `when`, as DokuWiki would have (create or edit).
+
+        With ``refresh_caches=False`` the wiki's feed and sitemap caches stay warm, as they
+        do on a live wiki for a while after an edit (the page itself renders anew).
+        """
         check_id(page_id)
         ts = int(_utc(when).timestamp())
         self._check_when(page_id, ts)
@@ -555,6 +565,17 @@ class DokuWikiBed:
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_bytes(data)
         # "Last modified" is the page file's mtime.
+        os.utime(page, (ts, ts))
+        self._invalidate(page_id, caches=refresh_caches)
+
+    def external_edit(self, page_id: str, text: str, *, when: datetime) -> None:
+        """Write the page file alone, dated `when`: no changelog line, no attic copy, as a
+        sync tool or a restore does. DokuWiki notices it when the page is next shown."""
+        check_id(page_id)
+        ts = int(_utc(when).timestamp())
+        page = self.page_path(page_id)
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_bytes(text.replace("\r\n", "\n").encode("utf-8"))
         os.utime(page, (ts, ts))
         self._invalidate(page_id)
 
