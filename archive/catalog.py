@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CATALOG_NAME = "catalog.sqlite"
 
 SCHEMA = """
@@ -32,7 +32,8 @@ CREATE TABLE crawls (
     feed_last_modified TEXT,
     feed_etag TEXT,
     sitemap_last_modified TEXT,
-    sitemap_etag TEXT
+    sitemap_etag TEXT,
+    captures INTEGER NOT NULL DEFAULT 0  -- articles it archived (pages, missing or removed)
 );
 CREATE TABLE page_versions (
     version_id INTEGER PRIMARY KEY,
@@ -94,6 +95,10 @@ CREATE TABLE warc_files (
     crawl_id TEXT NOT NULL
 );
 """
+
+
+# A crawl the tables list: it archived a page, met errors, or did not finish.
+RECORDED = "(captures > 0 OR COALESCE(errors, 0) > 0 OR outcome != 'finished')"
 
 
 class CatalogError(Exception):
@@ -204,13 +209,13 @@ class Catalog:
             (crawl_id, site, mode, started_at),
         )
 
-    def finish_crawl(self, summary: dict) -> None:
+    def finish_crawl(self, summary: dict, captures: int = 0) -> None:
         self.start_crawl(
             summary["crawl_id"], summary["site"], summary["mode"], summary["started_at"]
         )
         self.db.execute(
             "UPDATE crawls SET finished_at = ?, outcome = ?, pages = ?, requests = ?, errors = ?,"
-            " failed_pages = ? WHERE crawl_id = ?",
+            " failed_pages = ?, captures = ? WHERE crawl_id = ?",
             (
                 summary.get("finished_at"),
                 summary.get("finish_reason") or "interrupted",
@@ -218,6 +223,7 @@ class Catalog:
                 summary.get("requests"),
                 summary.get("errors"),
                 json.dumps(sorted(summary.get("failed_pages", []))),
+                captures,
                 summary["crawl_id"],
             ),
         )
@@ -253,8 +259,43 @@ class Catalog:
     def crawls(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM crawls ORDER BY seq").fetchall()
 
+    def recorded_crawls(self) -> list[sqlite3.Row]:
+        """Crawls that archived a page, met errors or did not finish: those the tables
+        list. A crawl that found nothing to fetch stays in the catalog only."""
+        return self.db.execute(f"SELECT * FROM crawls WHERE {RECORDED} ORDER BY seq").fetchall()
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def last_seq(self) -> int:
+        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM crawls").fetchone()[0]
+
+    def touched_after(self, seq: int) -> set[str]:
+        """What the crawls after ``seq`` changed: 'crawls' (a recorded crawl), 'pages'
+        (a page captured), 'versions', 'changes', 'errors'."""
+        later = "(SELECT crawl_id FROM crawls WHERE seq > ?)"
+        queries = {
+            "crawls": f"SELECT 1 FROM crawls WHERE seq > ? AND {RECORDED}",
+            "pages": "SELECT 1 FROM crawls WHERE seq > ? AND captures > 0",
+            "versions": f"SELECT 1 FROM page_versions WHERE first_crawl_id IN {later}"
+            f" OR last_crawl_id IN {later}",
+            "changes": f"SELECT 1 FROM changes WHERE to_crawl_id IN {later}",
+            "errors": f"SELECT 1 FROM errors WHERE crawl_id IN {later}",
+        }
+        touched = set()
+        for name, query in queries.items():
+            args = (seq,) * query.count("?")
+            if self.db.execute(query + " LIMIT 1", args).fetchone():
+                touched.add(name)
+        return touched
+
     def last_crawl_id(self, site: str, before_seq: int | None = None) -> str | None:
-        query = "SELECT crawl_id FROM crawls WHERE site = ?"
+        """The latest recorded crawl of the site (before ``before_seq``)."""
+        query = f"SELECT crawl_id FROM crawls WHERE site = ? AND {RECORDED}"
         args: list = [site]
         if before_seq is not None:
             query += " AND seq < ?"

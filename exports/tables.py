@@ -101,7 +101,11 @@ PAGE_VERSIONS = [
 ]
 
 CHANGES = [
-    Column("from_crawl_id", pa.string(), "Previous crawl of the site (empty for the first)"),
+    Column(
+        "from_crawl_id",
+        pa.string(),
+        "Previous crawl of the site in `crawls` (empty for the first)",
+    ),
     Column("to_crawl_id", pa.string(), "Crawl that saw the change"),
     Column("page_id", pa.string(), "DokuWiki page id"),
     Column("change", pa.string(), "`added`, `removed` or `modified`"),

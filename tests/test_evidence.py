@@ -8,6 +8,8 @@ a crawl once they have expired.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from datetime import UTC, datetime
@@ -25,6 +27,17 @@ EDITED = {"magnesium": "Magnesium was reviewed again.", "stroke": "Stroke units 
 DELETED = "hypothermia"  # linked from cerebral_ischemia, which is not edited
 EXTERNALLY_EDITED = "seizure"
 WARM_EDIT = "glasgow_coma_scale"
+
+
+def snapshot(out: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file of the tables and the CDXJ index: (mtime in ns, bytes)."""
+    files = [*sorted((out / "tables").iterdir()), out / "indexes" / "index.cdxj"]
+    return {f"{p.parent.name}/{p.name}": (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
+
+
+def csv_rows(data: bytes) -> list[tuple[str, ...]]:
+    csv.field_size_limit(1 << 30)  # a page's body text is one cell
+    return [tuple(row) for row in csv.reader(io.StringIO(data.decode("utf-8"), newline=""))]
 
 
 def requests_of(out: Path, crawl_id: str) -> list[str]:
@@ -68,20 +81,26 @@ def crawls(tmp_path_factory):
         backdated = crawl_once(bed, out, "--summary-json", str(summary))
         plan = json.loads(summary.read_text())
         after_backdated = {name: table(out, name) for name in ("pages", "changes", "links")}
+        before_unchanged = snapshot(out)
         unchanged = crawl_once(bed, out)
+        after_unchanged = snapshot(out)
         time.sleep(1.1)
         bed.write_page(WARM_EDIT, source(WARM_EDIT) + "\nA warm edit.\n",
                        when=datetime.now(UTC), refresh_caches=False)
         time.sleep(1.1)
         warm = crawl_once(bed, out)
+        before_expired = snapshot(out)
         bed.refresh_caches()  # as the feed cache's age (rss_update) runs out
         time.sleep(1.1)
         expired = crawl_once(bed, out)
+        after_expired = snapshot(out)
         yield {
             "out": out,
             "ids": [crawl_id_of(r) for r in (full, backdated, unchanged, warm, expired)],
             "plan": plan,
             "after_backdated": after_backdated,
+            "unchanged": (before_unchanged, after_unchanged),
+            "expired": (before_expired, after_expired),
         }
     finally:
         bed.stop()
@@ -133,5 +152,33 @@ def test_an_edit_behind_a_warm_cache_is_caught_once_the_cache_expires(crawls):
     assert article_requests(out, ids[4]) == [WARM_EDIT]
     changes = table(out, "changes")
     assert list(changes[changes.to_crawl_id == ids[4]].page_id) == [WARM_EDIT]
-    crawl_rows = table(out, "crawls").set_index("crawl_id")
-    assert list(crawl_rows.outcome) == ["finished"] * 5
+    # The crawls that found nothing to fetch are not in the tables, only in the catalog.
+    crawl_rows = table(out, "crawls")
+    assert list(crawl_rows.crawl_id) == [ids[0], ids[1], ids[4]]
+    assert list(crawl_rows.outcome) == ["finished"] * 3
+
+
+def test_a_crawl_that_changed_nothing_rewrites_nothing(crawls):
+    before, after = crawls["unchanged"]
+    assert after.keys() == before.keys()
+    for name in before:
+        assert after[name] == before[name], name  # same bytes, same mtime
+
+
+def test_a_one_page_edit_rewrites_the_tables_with_exactly_that_change(crawls):
+    before, after = crawls["expired"]
+    crawl_id = crawls["ids"][4]
+    changed = {name for name in before if after[name] != before[name]}
+    # The page's rows, its new version and change, the crawl; its links and citations
+    # (they name the crawl that captured the page); the index gains the crawl's records.
+    assert {"tables/pages.csv", "tables/changes.csv", "tables/page_versions.csv",
+            "tables/crawls.csv", "indexes/index.cdxj"} <= changed
+    assert "tables/errors.csv" not in changed and "tables/datapackage.json" not in changed
+    for name in sorted(changed):
+        if not name.endswith(".csv"):
+            continue
+        old, new = set(csv_rows(before[name][1])), set(csv_rows(after[name][1]))
+        for row in old ^ new:
+            assert WARM_EDIT in row or crawl_id in row, (name, row)
+    for name in set(before) - changed:
+        assert after[name][0] == before[name][0], name  # not even touched
