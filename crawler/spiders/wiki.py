@@ -26,6 +26,7 @@ from twisted.python.failure import Failure
 
 from archive.catalog import PreviousCrawl
 from crawler import settings as defaults
+from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
 from crawler.dokuwiki import START_PAGE, page_url, site_root
 from crawler.feed import Feed, parse_feed
 from crawler.outcome import (
@@ -344,6 +345,8 @@ class WikiSpider(scrapy.Spider):
             + stats.get_value("spider_exceptions/count", 0),
             "failed_pages": sorted(self.failed),
             "error_list": self.errors,
+            "delay": stats.get_value(DELAY_STAT),
+            "delay_source": stats.get_value(DELAY_SOURCE_STAT),
             "plan": stats.get_value("wiki/plan_reason"),
             "plan_reasons": stats.get_value("wiki/plan_reasons"),
         }
