@@ -38,10 +38,17 @@ class Page:
     namespace: str
     exists: bool
     body_text: str
-    last_modified: str | None
-    last_modified_raw: str | None
+    last_modified: str | None  # the wiki's wall-clock time, ISO 8601 without offset
+    last_modified_raw: str | None  # the date as displayed; None: no date found at all
     footnotes: tuple[Footnote, ...]
     links: tuple[Link, ...]
+    # Fields added later keep defaults, so pages packed before them still unpack.
+    # The same instant in UTC (ISO 8601, "+00:00") when the page states its offset
+    # (<time datetime="...">), else None.
+    last_modified_utc: str | None = None
+    # How the parser found the article (crawler.parse.LAYOUT_*: "renderer", "wikipage",
+    # "paragraphs", "unknown"); None for pages packed before it was recorded.
+    layout: str | None = None
 
 
 def content_sha256(page: Page) -> str:
