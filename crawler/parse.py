@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from html import unescape as html_unescape
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
@@ -534,9 +534,12 @@ _PMID_URL = re.compile(r"(?:pubmed\.ncbi\.nlm\.nih\.gov/|ncbi\.nlm\.nih\.gov/pub
 _PMCID_TEXT = re.compile(r"PMC(?:ID\s*:?\s*(?:PMC)?)?(\d{3,9})(?!\d)", re.I)
 _PMCID_URL = re.compile(r"/(?:pmc/)?articles/(PMC\d{3,9})\b", re.I)
 _DOI_URL = re.compile(r"^https?://(?:dx\.)?doi\.org/(10\.\d{4,9}/\S+)$", re.I)
-_DOI_TEXT = re.compile(r"(10\.\d{4,9}/[^\s\"<>]+)")
+# A DOI's suffix may hold any printable character, <> of SICI DOIs included; what ends it
+# in running text is whitespace, and _trim_doi() drops the sentence's punctuation.
+_DOI_TEXT = re.compile(r"(10\.\d{4,9}/[^\s\"]+)")
 _FN_NUMBER = re.compile(r"\d+")
 _EXTERNAL_CLASSES = frozenset({"urlextern", "interwiki"})
+_NOWHERE = 1 << 62  # position of a link whose place in the text is unknown: last
 
 
 def _search_token(regex: re.Pattern[str], text: str) -> re.Match[str] | None:
@@ -549,7 +552,8 @@ def _search_token(regex: re.Pattern[str], text: str) -> re.Match[str] | None:
 
 
 def _trim_doi(doi: str) -> str:
-    """Undo DokuWiki typography in a DOI and drop punctuation that ends the sentence."""
+    """Undo DokuWiki typography in a DOI and drop punctuation that ends the sentence;
+    brackets stay when balanced: ``10.1016/S0140-6736(20)32518-6``."""
     doi = doi.replace("\u00d7", "x")  # DokuWiki renders 123x456 as 123×456
     while doi:
         last = doi[-1]
@@ -559,41 +563,118 @@ def _trim_doi(doi: str) -> str:
             doi = doi[:-1]
         elif last == "]" and doi.count("[") < doi.count("]"):
             doi = doi[:-1]
+        elif last == ">" and doi.count("<") < doi.count(">"):
+            doi = doi[:-1]
         else:
             break
     return doi
 
 
-def _doi(text: str, urls: Iterable[str]) -> str | None:
-    # Hrefs are not rewritten by the typography, so they are the better source.
-    for url in urls:
-        found = _DOI_URL.match(url)
-        if found:
-            return _trim_doi(unquote(found.group(1)).split("#")[0])
+# Each identifier read from running text: (position, value), or None.
+
+
+def _doi_in_text(text: str) -> tuple[int, str] | None:
     found = _search_token(_DOI_TEXT, text)
-    return _trim_doi(found.group(1)) or None if found else None
+    if found is None:
+        return None
+    doi = found.group(1)
+    start = found.start()
+    if text[max(0, start - 8) : start].lower() == "doi.org/":  # a doi.org URL written out
+        doi = unquote(doi).split("#")[0]
+    doi = _trim_doi(doi)
+    return (start, doi) if doi else None
 
 
-def _pmid(text: str, urls: Iterable[str]) -> str | None:
-    found = _search_token(_PMID_TEXT, text)
-    if found:
-        return found.group(1)
-    for url in urls:
-        found = _PMID_URL.search(url)
-        if found:
-            return found.group(1)
-    return None
+def _pmid_in_text(text: str) -> tuple[int, str] | None:
+    # "PMID: 123" or a PubMed URL written out (its host's dots make it no token).
+    found = [m for m in (_search_token(_PMID_TEXT, text), _PMID_URL.search(text)) if m]
+    if not found:
+        return None
+    first = min(found, key=lambda m: m.start())
+    return first.start(), first.group(1)
 
 
-def _pmcid(text: str, urls: Iterable[str]) -> str | None:
+def _pmcid_in_text(text: str) -> tuple[int, str] | None:
     found = _search_token(_PMCID_TEXT, text)
-    if found:
-        return "PMC" + found.group(1)
-    for url in urls:
-        found = _PMCID_URL.search(url)
-        if found:
-            return found.group(1).upper()
-    return None
+    return (found.start(), "PMC" + found.group(1)) if found else None
+
+
+def _doi_in_href(href: str) -> str | None:
+    found = _DOI_URL.match(href)
+    return _trim_doi(unquote(found.group(1)).split("#")[0]) or None if found else None
+
+
+def _pmid_in_href(href: str) -> str | None:
+    found = _PMID_URL.search(href)
+    return found.group(1) if found else None
+
+
+def _pmcid_in_href(href: str) -> str | None:
+    found = _PMCID_URL.search(href)
+    return found.group(1).upper() if found else None
+
+
+_IDENTIFIERS = (
+    (_pmid_in_text, _pmid_in_href),
+    (_pmcid_in_text, _pmcid_in_href),
+    (_doi_in_text, _doi_in_href),
+)
+
+
+def _identifier(
+    read_text: Callable[[str], tuple[int, str] | None],
+    read_href: Callable[[str], str | None],
+    text: str,
+    links: list[tuple[int, str, str]],
+) -> str | None:
+    """The first identifier of a kind in a footnote, as a reader sees it.
+
+    Read from the visible text, where a link's text is followed by what comes after it
+    (DokuWiki's autolinker stops a URL at "(", so the href of
+    ``https://doi.org/10.1016/S0140-6736(20)32518-6`` lacks its end). A link's href
+    counts only where its own text shows no such identifier (a label such as "full
+    text"), at the link's place in the text.
+    """
+    best = read_text(text)
+    for position, href, label in links:
+        if best is not None and best[0] <= position:
+            break
+        if read_text(label) is None:
+            value = read_href(href)
+            if value:
+                return value
+    return best[1] if best else None
+
+
+def _text_and_links(
+    content: Element, site: str
+) -> tuple[str, list[str], list[tuple[int, str, str]]]:
+    """(visible text as served, external hrefs deduplicated, (position in that text, href,
+    link text) of each external link)."""
+    parts: list[str] = []
+    starts: dict[Element, int] = {}
+    size = 0
+    for piece in _XP_VISIBLE_TEXT(content):
+        # The link a piece of text belongs to, for the link's place in the text.
+        owner = piece.getparent()
+        if piece.is_tail:
+            owner = owner.getparent()
+        while owner is not None and owner is not content:
+            if owner.tag == "a":
+                starts.setdefault(owner, size)
+                break
+            owner = owner.getparent()
+        parts.append(piece)
+        size += len(piece)
+    urls: list[str] = []
+    links: list[tuple[int, str, str]] = []
+    for a in content.iter("a"):
+        href = (a.get("href") or "").strip()
+        if href and _is_external(a, href, site):
+            if href not in urls:
+                urls.append(href)
+            links.append((starts.get(a, size), href, _text(a)))
+    return "".join(parts), urls, links
 
 
 def _footnote(fn: Element, site: str) -> Footnote | None:
@@ -605,24 +686,22 @@ def _footnote(fn: Element, site: str) -> Footnote | None:
     )
     content = next((div for div in fn.iter("div") if "content" in _classes(div)), None)
     if content is None:  # another template: the block minus its backlinks
-        text = _collapse("".join(_fn_text_without_sup(fn)))
-        content = fn
+        raw = "".join(_fn_text_without_sup(fn))
+        _, urls, links = _text_and_links(fn, site)
+        links = [(_NOWHERE, href, label) for _, href, label in links]
     else:
-        text = _text(content)
-    urls: list[str] = []
-    for a in content.iter("a"):
-        href = (a.get("href") or "").strip()
-        if href and href not in urls and _is_external(a, href, site):
-            urls.append(href)
+        raw, urls, links = _text_and_links(content, site)
+    text = _collapse(raw)
     if not numbers and not text:
         return None
+    pmid, pmcid, doi = (_identifier(*kind, raw, links) for kind in _IDENTIFIERS)
     return Footnote(
         number=numbers[0] if numbers else 0,
         numbers=numbers,
         text=text,
-        pmid=_pmid(text, urls),
-        pmcid=_pmcid(text, urls),
-        doi=_doi(text, urls),
+        pmid=pmid,
+        pmcid=pmcid,
+        doi=doi,
         urls=tuple(urls),
     )
 
