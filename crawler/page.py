@@ -11,6 +11,12 @@ import json
 import zlib
 from dataclasses import dataclass, fields
 
+# How the parser found the article (Page.layout).
+LAYOUT_RENDERER = "renderer"  # by DokuWiki's section divs or footnotes, in any template
+LAYOUT_WIKIPAGE = "wikipage"  # the default template's <!-- wikipage start/stop -->
+LAYOUT_PARAGRAPHS = "paragraphs"  # plain paragraphs only: a page without headings
+LAYOUT_UNKNOWN = "unknown"  # none of these: the template's whole content area was taken
+
 
 @dataclass(frozen=True, slots=True)
 class Footnote:
@@ -46,8 +52,8 @@ class Page:
     # The same instant in UTC (ISO 8601, "+00:00") when the page states its offset
     # (<time datetime="...">), else None.
     last_modified_utc: str | None = None
-    # How the parser found the article (crawler.parse.LAYOUT_*: "renderer", "wikipage",
-    # "paragraphs", "unknown"); None for pages packed before it was recorded.
+    # How the parser found the article (LAYOUT_* above); None for pages packed before
+    # it was recorded.
     layout: str | None = None
 
 

@@ -25,7 +25,15 @@ from crawler.dokuwiki import (
     page_id_from_url,
     page_url,
 )
-from crawler.page import Footnote, Link, Page
+from crawler.page import (
+    LAYOUT_PARAGRAPHS,
+    LAYOUT_RENDERER,
+    LAYOUT_UNKNOWN,
+    LAYOUT_WIKIPAGE,
+    Footnote,
+    Link,
+    Page,
+)
 
 Element = etree._Element
 
@@ -154,13 +162,6 @@ _RENDERER_DIV_CLASS = re.compile(
     r"plugin[_\w-]*|wrap[_\w-]*|box[_\w-]*|note[_\w-]*|dw__toc|toc)$"
 )
 _INVISIBLE = frozenset({"script", "style", "noscript", "template"})
-
-# How the article was found (Page.layout).
-LAYOUT_RENDERER = "renderer"  # DokuWiki's sections or footnotes
-LAYOUT_WIKIPAGE = "wikipage"  # the default template's <!-- wikipage start/stop -->
-LAYOUT_PARAGRAPHS = "paragraphs"  # plain paragraphs only: a page without headings
-LAYOUT_UNKNOWN = "unknown"  # none of these: the template's whole content area was taken
-
 
 def _is_block(el: Element) -> int:
     """1 for a section div, 2 for the footnotes div, 0 for anything else."""
