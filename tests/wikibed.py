@@ -297,20 +297,20 @@ def engine_problem(
 
 def build_engine(
     workdir: Path, engine: str = DEBIAN, templates: tuple[str, ...] = (),
-    shared: Path = SHARED_DOKUWIKI,
+    shared: Path = SHARED_DOKUWIKI, *, copy: bool = False,
 ) -> Path:
     """An engine folder of *engine* with *templates* added, built once under *workdir*.
 
-    Debian's engine with no extra template is /usr/share/dokuwiki itself (read-only).
-    Otherwise the engine is unpacked (upstream) or copied with symlinks resolved
-    (Debian, whose lib/tpl points into /var/lib), so templates can be added without
-    writing outside *workdir*. Calling it again with the same arguments reuses the folder.
+    Debian's engine with no extra template is /usr/share/dokuwiki itself (read-only),
+    unless *copy*. Otherwise the engine is unpacked (upstream) or copied with symlinks
+    resolved (Debian, whose lib/tpl points into /var/lib), so templates can be added
+    without writing outside *workdir*. The same arguments again reuse the folder.
     """
     for template in templates or (DEFAULT_TEMPLATE,):
         problem = engine_problem(engine, template, shared)
         if problem:
             raise WikiBedError(problem)
-    if engine == DEBIAN and not templates:
+    if engine == DEBIAN and not templates and not copy:
         return ENGINE_DIR
     target = Path(workdir) / f"{engine}-{'-'.join(sorted(templates)) or DEFAULT_TEMPLATE}"
     done = target / ".wikibed-complete"
@@ -426,9 +426,8 @@ class DokuWikiBed:
             "sitemap": 1 if sitemap else 0,
         }
         settings.update(extra)
-        lines = ["<?php", "// written by tests/wikibed.py"]
-        lines += [f"$conf[{_php_str(k)}] = {_php_value(v)};" for k, v in settings.items()]
-        (self.conf_dir / "local.php").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self._conf = settings
+        self._write_conf()
         acl = "# acl.auth.php\n" + "\n".join(ACL_LINES) + "\n"
         (self.conf_dir / "acl.auth.php").write_text(acl, encoding="utf-8")
         # authplain accepts a bare md5 hex digest; good enough for a throw-away wiki.
@@ -451,6 +450,23 @@ class DokuWikiBed:
             .replace("__ROOT__", _php_str(str(self.root)))
         )
         self.router.write_text(router, encoding="utf-8")
+
+    def _write_conf(self) -> None:
+        lines = ["<?php", "// written by tests/wikibed.py"]
+        lines += [f"$conf[{_php_str(k)}] = {_php_value(v)};" for k, v in self._conf.items()]
+        (self.conf_dir / "local.php").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def set_template(self, template: str) -> None:
+        """Switch the site to another template of its engine, as an admin would (the
+        rendered-page cache goes stale with the configuration, so pages re-render)."""
+        if not (self.engine / "lib" / "tpl" / template / "main.php").is_file():
+            raise WikiBedError(f"template {template!r} not found in {self.engine}/lib/tpl")
+        self.template = template
+        self._conf["template"] = template
+        self._write_conf()
+        stamp = max(time.time() + 1, self._last_conf_touch)  # see _invalidate
+        self._last_conf_touch = stamp
+        os.utime(self.conf_dir / "local.php", (stamp, stamp))
 
     # ---- paths
 
