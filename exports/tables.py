@@ -71,9 +71,19 @@ FOOTNOTES = [
         "All numbers of the block, space-separated (identical footnotes are merged: `8 9`)",
     ),
     Column("text", pa.string(), "Footnote text as served"),
-    Column("pmid", pa.string(), "First PubMed id found in the footnote"),
-    Column("pmcid", pa.string(), "First PubMed Central id (`PMC…`)"),
-    Column("doi", pa.string(), "First DOI, with DokuWiki's `×` typography undone"),
+    Column(
+        "pmid",
+        pa.string(),
+        "First PubMed id in the footnote's text (`PMID: …` or a PubMed URL); a link's "
+        "target counts where the link's text shows none",
+    ),
+    Column("pmcid", pa.string(), "First PubMed Central id (`PMC…`), read the same way"),
+    Column(
+        "doi",
+        pa.string(),
+        "First DOI, read the same way from the text a reader sees (a link's text and what "
+        "follows it), brackets kept when balanced, DokuWiki's `×` typography undone",
+    ),
     Column("urls", pa.string(), "External link targets in the footnote, space-separated"),
     Column("crawl_id", pa.string(), "Crawl that captured this version of the page"),
 ]
