@@ -117,10 +117,13 @@ def _collapse(text: str) -> str:
 
 
 # Text a reader sees: never the code of a script or style, even inside a footnote.
-_XP_VISIBLE_TEXT = etree.XPath(
+_VISIBLE_TEXT = (
     "descendant-or-self::text()"
     "[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
 )
+# Plain strings: lxml's "smart" ones, which know their element, cost more to make.
+_XP_VISIBLE_TEXT = etree.XPath(_VISIBLE_TEXT, smart_strings=False)
+_XP_VISIBLE_TEXT_NODES = etree.XPath(_VISIBLE_TEXT)
 
 
 def _text(el: Element) -> str:
@@ -588,11 +591,12 @@ def _doi_in_text(text: str) -> tuple[int, str] | None:
 
 def _pmid_in_text(text: str) -> tuple[int, str] | None:
     # "PMID: 123" or a PubMed URL written out (its host's dots make it no token).
-    found = [m for m in (_search_token(_PMID_TEXT, text), _PMID_URL.search(text)) if m]
-    if not found:
-        return None
-    first = min(found, key=lambda m: m.start())
-    return first.start(), first.group(1)
+    found = _search_token(_PMID_TEXT, text)
+    if "nih.gov/" in text:  # the URL pattern has no literal start: only where it can be
+        in_url = _PMID_URL.search(text)
+        if in_url and (found is None or in_url.start() < found.start()):
+            found = in_url
+    return (found.start(), found.group(1)) if found else None
 
 
 def _pmcid_in_text(text: str) -> tuple[int, str] | None:
@@ -626,7 +630,8 @@ def _identifier(
     read_text: Callable[[str], tuple[int, str] | None],
     read_href: Callable[[str], str | None],
     text: str,
-    links: list[tuple[int, str, str]],
+    links: list[tuple[Element, str]],
+    where: Callable[[Element], int],
 ) -> str | None:
     """The first identifier of a kind in a footnote, as a reader sees it.
 
@@ -634,29 +639,27 @@ def _identifier(
     (DokuWiki's autolinker stops a URL at "(", so the href of
     ``https://doi.org/10.1016/S0140-6736(20)32518-6`` lacks its end). A link's href
     counts only where its own text shows no such identifier (a label such as "full
-    text"), at the link's place in the text.
+    text"), at the link's place in the text (*where*).
     """
     best = read_text(text)
-    for position, href, label in links:
-        if best is not None and best[0] <= position:
-            break
-        if read_text(label) is None:
-            value = read_href(href)
-            if value:
-                return value
+    for a, href in links:
+        value = read_href(href)
+        if value is None or read_text(_link_text(a)) is not None:
+            continue
+        # The first labelled link decides: before the text's identifier, it wins.
+        return value if best is None or where(a) < best[0] else best[1]
     return best[1] if best else None
 
 
-def _text_and_links(
-    content: Element, site: str
-) -> tuple[str, list[str], list[tuple[int, str, str]]]:
-    """(visible text as served, external hrefs deduplicated, (position in that text, href,
-    link text) of each external link)."""
-    parts: list[str] = []
+def _link_text(a: Element) -> str:
+    return a.text or "" if len(a) == 0 else _text(a)
+
+
+def _link_positions(content: Element) -> dict[Element, int]:
+    """Where each link's text starts in the visible text of *content*."""
     starts: dict[Element, int] = {}
     size = 0
-    for piece in _XP_VISIBLE_TEXT(content):
-        # The link a piece of text belongs to, for the link's place in the text.
+    for piece in _XP_VISIBLE_TEXT_NODES(content):
         owner = piece.getparent()
         if piece.is_tail:
             owner = owner.getparent()
@@ -665,17 +668,8 @@ def _text_and_links(
                 starts.setdefault(owner, size)
                 break
             owner = owner.getparent()
-        parts.append(piece)
         size += len(piece)
-    urls: list[str] = []
-    links: list[tuple[int, str, str]] = []
-    for a in content.iter("a"):
-        href = (a.get("href") or "").strip()
-        if href and _is_external(a, href, site):
-            if href not in urls:
-                urls.append(href)
-            links.append((starts.get(a, size), href, _text(a)))
-    return "".join(parts), urls, links
+    return starts
 
 
 def _footnote(fn: Element, site: str) -> Footnote | None:
@@ -688,14 +682,30 @@ def _footnote(fn: Element, site: str) -> Footnote | None:
     content = next((div for div in fn.iter("div") if "content" in _classes(div)), None)
     if content is None:  # another template: the block minus its backlinks
         raw = "".join(_fn_text_without_sup(fn))
-        _, urls, links = _text_and_links(fn, site)
-        links = [(_NOWHERE, href, label) for _, href, label in links]
+        content = fn
+        positions: dict[Element, int] | None = {}  # unknown: links count after the text
     else:
-        raw, urls, links = _text_and_links(content, site)
+        raw = "".join(_XP_VISIBLE_TEXT(content))
+        positions = None  # worked out when first needed (rarely)
+
+    def where(a: Element) -> int:
+        nonlocal positions
+        if positions is None:
+            positions = _link_positions(content)
+        return positions.get(a, _NOWHERE)
+
+    urls: list[str] = []
+    links: list[tuple[Element, str]] = []
+    for a in content.iter("a"):
+        href = (a.get("href") or "").strip()
+        if href and _is_external(a, href, site):
+            links.append((a, href))
+            if href not in urls:
+                urls.append(href)
     text = _collapse(raw)
     if not numbers and not text:
         return None
-    pmid, pmcid, doi = (_identifier(*kind, raw, links) for kind in _IDENTIFIERS)
+    pmid, pmcid, doi = (_identifier(*kind, raw, links, where) for kind in _IDENTIFIERS)
     return Footnote(
         number=numbers[0] if numbers else 0,
         numbers=numbers,
