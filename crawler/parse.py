@@ -1,8 +1,18 @@
 """Parse a served DokuWiki page into a :class:`Page` (pure, no I/O).
 
-Built on lxml's HTML parser (BeautifulSoup only when lxml cannot build a tree).
-The article is found by DokuWiki's own markers first (``<!-- wikipage start -->``,
-``div.page``, ``#dokuwiki__content``), so another template degrades gracefully.
+Built on lxml's HTML parser (BeautifulSoup only when lxml cannot build a tree), one
+tree per page. What is read follows DokuWiki's renderer, not a template, so the same
+page gives the same Page under any template or release:
+
+* the article is what the renderer wrote (section headings and ``div.levelN``, the
+  footnotes), wherever the template put it, without what the template adds around or
+  inside it (page tools, share menus, breadcrumbs, panels, the table of contents);
+* the date comes from the page info line wherever the template prints it, an exact
+  ``<time datetime>`` first;
+* identifiers come from the text a reader sees, a link's target only where its text
+  shows none.
+
+``Page.layout`` says how the article was found, so an unknown template shows.
 """
 
 from __future__ import annotations
@@ -153,8 +163,9 @@ _JSINFO = re.compile(r"\bJSINFO\s*=\s*")
 
 # What DokuWiki's renderer writes, whatever the template: a section is a heading followed by
 # <div class="levelN">, the footnotes are one <div class="footnotes">.
-_XP_PARAGRAPHS = etree.XPath(".//p[not(@class) and not(@id)]")
 _LEVEL_CLASS = re.compile(r"^level[1-6]$")
+# A page without headings or footnotes still has the renderer's bare paragraphs.
+_XP_PARAGRAPHS = etree.XPath(".//p[not(@class) and not(@id)]")
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 # Blocks the renderer writes at the top of a page, before its first heading.
 _PLAIN_BLOCKS = frozenset({"p", "ul", "ol", "dl", "pre", "blockquote", "hr", "table"})
@@ -337,8 +348,8 @@ def _page_date(
             if exact:
                 return (*exact, info_text)
     fallback: tuple[str | None, str | None] = (None, None)
-    for el, text in zip(infos, texts, strict=True):
-        parsed, raw = parse_wiki_date(text, date_format)
+    for el, shown in zip(infos, texts, strict=True):
+        parsed, raw = parse_wiki_date(shown, date_format)
         if parsed:
             return parsed, raw, None, info_text
         for title in _XP_TITLES(el):
