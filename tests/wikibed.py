@@ -274,9 +274,10 @@ def requirements_problem(engine: Path = ENGINE_DIR, php: str = "php") -> str | N
 
 
 def engine_problem(
-    engine: str = DEBIAN, template: str = DEFAULT_TEMPLATE, shared: Path = SHARED_DOKUWIKI
+    engine: str = DEBIAN, template: str = DEFAULT_TEMPLATE, shared: Path | None = None
 ) -> str | None:
     """Why ``build_engine(engine, template)`` cannot work here, or None when it can."""
+    shared = SHARED_DOKUWIKI if shared is None else shared
     problem = requirements_problem()
     if problem:
         return problem
@@ -297,7 +298,7 @@ def engine_problem(
 
 def build_engine(
     workdir: Path, engine: str = DEBIAN, templates: tuple[str, ...] = (),
-    shared: Path = SHARED_DOKUWIKI, *, copy: bool = False,
+    shared: Path | None = None, *, copy: bool = False,
 ) -> Path:
     """An engine folder of *engine* with *templates* added, built once under *workdir*.
 
@@ -306,6 +307,7 @@ def build_engine(
     resolved (Debian, whose lib/tpl points into /var/lib), so templates can be added
     without writing outside *workdir*. The same arguments again reuse the folder.
     """
+    shared = SHARED_DOKUWIKI if shared is None else shared
     for template in templates or (DEFAULT_TEMPLATE,):
         problem = engine_problem(engine, template, shared)
         if problem:
