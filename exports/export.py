@@ -45,24 +45,31 @@ class ExportResult:
 
     def warnings(self) -> list[str]:
         """One line per kind of page read badly, with how many and an example page."""
+        return [message for message, _ in self.problems()]
+
+    def problems(self) -> list[tuple[str, list[str]]]:
+        """(warning, the pages) per kind of page read badly; none when all read well."""
         found = []
         if self.unreadable_dates:
-            found.append(
+            found.append((
                 f"{len(self.unreadable_dates)} pages show a date that could not be read "
                 f"(e.g. {self.unreadable_dates[0]}; kept in last_modified_raw); name the "
-                "wiki's format with --date-format"
-            )
+                "wiki's format with --date-format",
+                self.unreadable_dates,
+            ))
         if self.undated:
-            found.append(
+            found.append((
                 f"{len(self.undated)} pages show no date where DokuWiki's templates put it "
-                f"(e.g. {self.undated[0]}); last_modified is empty for them"
-            )
+                f"(e.g. {self.undated[0]}); last_modified is empty for them",
+                self.undated,
+            ))
         if self.unrecognised:
-            found.append(
+            found.append((
                 f"{len(self.unrecognised)} pages have an empty body or no DokuWiki page "
                 f"structure (e.g. {self.unrecognised[0]}); their text may be incomplete or "
-                "hold the template's menus"
-            )
+                "hold the template's menus",
+                self.unrecognised,
+            ))
         return found
 
 
@@ -107,9 +114,8 @@ def write_tables(out_dir: Path, *, excel_safe: bool = False) -> ExportResult:
     finally:
         catalog.close()
     result = ExportResult(tables.commit(), unreadable, undated, unrecognised)
-    for warning, pages in zip(result.warnings(), (p for p in (unreadable, undated, unrecognised)
-                                                  if p), strict=True):
-        logger.warning("%s: %s", warning, " ".join(pages[:10]) + (" …" if len(pages) > 10 else ""))
+    for warning, pages in result.problems():  # once per export, the first pages named
+        logger.warning("%s: %s%s", warning, " ".join(pages[:10]), " …" if pages[10:] else "")
     return result
 
 
