@@ -68,6 +68,8 @@ class CrawlSummary:
             "warc_files": self.warc_files,
             "tables": self.export.rows,
             "unreadable_dates": len(self.export.unreadable_dates),
+            "undated_pages": len(self.export.undated),
+            "unrecognised_pages": len(self.export.unrecognised),
         }
 
     @property

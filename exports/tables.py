@@ -33,10 +33,21 @@ PAGES = [
     Column(
         "last_modified",
         TIMESTAMP,
-        "Last update as the wiki states it, in the wiki's own time zone (no offset); "
+        "Last update as the wiki states it, in the wiki's own time zone (no offset): the "
+        "local part of `<time datetime>` when the page gives one, else the date shown; "
         "empty when the date could not be read",
     ),
-    Column("last_modified_raw", pa.string(), "The date string as shown on the page"),
+    Column(
+        "last_modified_utc",
+        TIMESTAMP_UTC,
+        "The same instant in UTC, when the page states its offset (`<time datetime>`, "
+        "e.g. DokuWiki 2026-07-14b); empty when it does not",
+    ),
+    Column(
+        "last_modified_raw",
+        pa.string(),
+        "The date as shown on the page; empty when the page shows none",
+    ),
     Column("body_text", pa.string(), "Article text: no TOC, footnotes, navigation or footer"),
     Column("word_count", pa.int64(), "Words in `body_text`"),
     Column("footnote_count", pa.int64(), "Footnote blocks (rows in `footnotes`)"),
@@ -60,9 +71,19 @@ FOOTNOTES = [
         "All numbers of the block, space-separated (identical footnotes are merged: `8 9`)",
     ),
     Column("text", pa.string(), "Footnote text as served"),
-    Column("pmid", pa.string(), "First PubMed id found in the footnote"),
-    Column("pmcid", pa.string(), "First PubMed Central id (`PMC…`)"),
-    Column("doi", pa.string(), "First DOI, with DokuWiki's `×` typography undone"),
+    Column(
+        "pmid",
+        pa.string(),
+        "First PubMed id in the footnote's text (`PMID: …` or a PubMed URL); a link's "
+        "target counts where the link's text shows none",
+    ),
+    Column("pmcid", pa.string(), "First PubMed Central id (`PMC…`), read the same way"),
+    Column(
+        "doi",
+        pa.string(),
+        "First DOI, read the same way from the text a reader sees (a link's text and what "
+        "follows it), brackets kept when balanced, DokuWiki's `×` typography undone",
+    ),
     Column("urls", pa.string(), "External link targets in the footnote, space-separated"),
     Column("crawl_id", pa.string(), "Crawl that captured this version of the page"),
 ]
@@ -181,6 +202,7 @@ def page_row(page: Page, where: Provenance, sha: str | None = None) -> dict:
         "title": page.title,
         "namespace": page.namespace,
         "last_modified": _local(page.last_modified),
+        "last_modified_utc": _local(page.last_modified_utc),
         "last_modified_raw": page.last_modified_raw,
         "body_text": page.body_text,
         "word_count": len(page.body_text.split()),
