@@ -40,3 +40,16 @@ def corpus_wiki(root: Path, **options: object) -> DokuWikiBed:
     bed.load_corpus(CORPUS_DIR)
     bed.start()
     return bed
+
+
+def catalog_crawls(out: Path) -> list[dict]:
+    """Every crawl the output folder's catalog knows, oldest first (the tables list only
+    those that archived something)."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{out / 'catalog.sqlite'}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in db.execute("SELECT * FROM crawls ORDER BY seq")]
+    finally:
+        db.close()

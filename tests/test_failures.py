@@ -19,7 +19,7 @@ import pytest
 from corpus_expect import expected_by_id
 from faultproxy import FaultProxy
 from filelock import FileLock
-from helpers import FAST, corpus_wiki, wikiarchive
+from helpers import FAST, catalog_crawls, corpus_wiki, wikiarchive
 from test_incremental import article_requests, crawl_id_of, source, table
 
 from archive.reader import read_warcinfo
@@ -315,9 +315,9 @@ def test_crawl_whose_catalog_could_not_be_written_is_completed_next_run(wiki, tm
     assert len(list((out / "warc").glob("*.warc.gz"))) > 1  # files rotated before it broke
     again = crawl(wiki.base_url, out)
     assert again.returncode == 0, again.stderr[-2000:]
-    crawls = table(out, "crawls")
-    assert list(crawls["mode"]) == ["full", "incremental"]
-    assert crawls.crawl_id.iloc[0] == read_warcinfo(min((out / "warc").glob("*.gz")))[
+    crawls = catalog_crawls(out)
+    assert [c["mode"] for c in crawls] == ["full", "incremental"]
+    assert crawls[0]["crawl_id"] == read_warcinfo(min((out / "warc").glob("*.gz")))[
         "wikiarchive-crawl-id"]
     tables_equal_export(out)
 
@@ -379,7 +379,7 @@ def test_damaged_catalog_is_rebuilt_from_the_warcs(wiki, tmp_path):
     (out / "catalog.sqlite").write_bytes(b"not a database at all" * 100)
     again = crawl(wiki.base_url, out)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert list(table(out, "crawls")["mode"]) == ["full", "incremental"]
+    assert [c["mode"] for c in catalog_crawls(out)] == ["full", "incremental"]
 
 
 # ---- 9: a refused scrapy crawl writes nothing

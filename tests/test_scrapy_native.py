@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 from corpus_expect import expected_by_id
+from helpers import catalog_crawls
 from test_incremental import article_requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,7 @@ def test_scrapy_crawl_archives_records_and_exports(wiki, tmp_path):
     # A second run knows the first from the catalog: incremental, no article to fetch.
     second = scrapy_crawl(wiki.base_url, out)
     assert second.returncode == 0, second.stderr[-3000:]
-    crawls = pd.read_parquet(out / "tables" / "crawls.parquet")
-    assert list(crawls["mode"]) == ["full", "incremental"]
-    assert article_requests(out, crawls.crawl_id.iloc[-1]) == []
+    # It found nothing to fetch: in the catalog, not in the tables.
+    crawls = catalog_crawls(out)
+    assert [c["mode"] for c in crawls] == ["full", "incremental"]
+    assert article_requests(out, crawls[-1]["crawl_id"]) == []
