@@ -4,12 +4,15 @@ the shared crawls' types and how to copy one."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from html import unescape
 from pathlib import Path
 
 from corpus_expect import CORPUS_DIR
@@ -116,3 +119,19 @@ def warc_record_at(path: Path, offset: int) -> tuple[ArcWarcRecord, bytes]:
         stream.seek(offset)
         record = next(iter(ArchiveIterator(stream)))
         return record, record.content_stream().read()
+
+
+def served_page(html: str) -> tuple[str | None, str, int]:
+    """First heading, "Last modified" date and footnote blocks of a page as DokuWiki
+    serves it (docs/dokuwiki.md, "HTML of a page"), read without the crawler's parser."""
+    page = html[html.index("<!-- wikipage start -->") : html.index("<!-- wikipage stop -->")]
+    page = re.sub(r"<!-- TOC START -->.*?<!-- TOC END -->", "", page, flags=re.S)
+    heading = re.search(r"<h([1-6])[^>]*>(.*?)</h\1>", page, re.S)
+    modified = re.search(r"Last modified: (\d{4}/\d\d/\d\d \d\d:\d\d)", html)
+    title = unescape(heading.group(2)) if heading else None
+    return title, modified.group(1), page.count('<div class="fn">')
+
+
+def dokuwiki_date(iso: str) -> str:
+    """An ISO date as DokuWiki shows it by default (dformat ``%Y/%m/%d %H:%M``)."""
+    return datetime.fromisoformat(iso).strftime("%Y/%m/%d %H:%M")

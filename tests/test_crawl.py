@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 from datetime import datetime
-from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -24,7 +23,7 @@ import pytest
 import rfc4180
 from corpus_expect import expected_by_id, orphan_pages
 from edits import HOSTILE_TITLE
-from helpers import warc_record_at, warcio_check, wikiarchive
+from helpers import dokuwiki_date, served_page, warc_record_at, warcio_check, wikiarchive
 from warcio.archiveiterator import ArchiveIterator
 
 from exports.tables import SCHEMAS
@@ -227,21 +226,6 @@ def test_locators_point_at_the_capture_of_the_row(crawl, tables, expected, wiki)
         assert (modified, notes) == (dokuwiki_date(page.last_modified), len(page.footnotes))
         assert (row["title"], row["footnote_count"]) == (page.title, len(page.footnotes))
         assert row["last_modified"] == pd.Timestamp(page.last_modified), row["page_id"]
-
-
-def served_page(html: str) -> tuple[str | None, str, int]:
-    """First heading, "Last modified" date and footnote blocks of a page as DokuWiki
-    serves it (docs/dokuwiki.md, "HTML of a page"), read without the crawler's parser."""
-    page = html[html.index("<!-- wikipage start -->") : html.index("<!-- wikipage stop -->")]
-    page = re.sub(r"<!-- TOC START -->.*?<!-- TOC END -->", "", page, flags=re.S)
-    heading = re.search(r"<h([1-6])[^>]*>(.*?)</h\1>", page, re.S)
-    modified = re.search(r"Last modified: (\d{4}/\d\d/\d\d \d\d:\d\d)", html)
-    title = unescape(heading.group(2)) if heading else None
-    return title, modified.group(1), page.count('<div class="fn">')
-
-
-def dokuwiki_date(iso: str) -> str:
-    return datetime.fromisoformat(iso).strftime("%Y/%m/%d %H:%M")
 
 
 def test_export_from_warcs_alone_reproduces_tables(crawl, tmp_path):
