@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from corpus_expect import expected_by_id
 from filelock import FileLock
-from helpers import FAST, wikiarchive
+from helpers import FAST, copy_output, wikiarchive
 from helpers import warcio_check as check_files
 
 from archive.recover import recover_file
@@ -48,10 +48,10 @@ def test_second_run_on_the_same_folder_is_refused(wiki, tmp_path):
     assert not list((out / "warc").iterdir())
 
 
-def test_killed_crawl_leaves_the_archive_intact_and_the_next_run_completes(wiki, tmp_path):
-    out = tmp_path / "out"
-    first = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
-    assert first.returncode == 0, first.stderr
+def test_killed_crawl_leaves_the_archive_intact_and_the_next_run_completes(
+    wiki, full_crawl, tmp_path
+):
+    out = copy_output(full_crawl.out, tmp_path / "out")  # a first, finished crawl
     before_files, before_crawls = digests(out / "warc"), crawl_rows(out)
 
     slow = [*FAST, "--delay", "0.05", "--full"]  # the last --delay wins
@@ -90,12 +90,8 @@ def test_killed_crawl_leaves_the_archive_intact_and_the_next_run_completes(wiki,
 
 
 @pytest.mark.parametrize("cut", [1, 3, 0.5, 0.9])
-def test_recovery_cuts_the_torn_tail(wiki, tmp_path_factory, cut):
-    out = tmp_path_factory.getbasetemp() / "recovery-source"
-    if not out.exists():
-        result = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
-        assert result.returncode == 0, result.stderr
-    source = next((out / "warc").glob("*.warc.gz")).read_bytes()
+def test_recovery_cuts_the_torn_tail(full_crawl, tmp_path_factory, cut):
+    source = next((full_crawl.out / "warc").glob("*.warc.gz")).read_bytes()
     size = int(len(source) * cut) if isinstance(cut, float) else len(source) - cut
     torn = tmp_path_factory.mktemp("torn") / "wikiarchive-x-00000.warc.gz.open"
     torn.write_bytes(source[:size])
@@ -131,10 +127,8 @@ def tables_digest(out: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (out / "tables").iterdir()}
 
 
-def test_write_failure_stops_the_crawl_and_keeps_what_was_written(wiki, tmp_path):
-    out = tmp_path / "out"
-    first = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
-    assert first.returncode == 0, first.stderr
+def test_write_failure_stops_the_crawl_and_keeps_what_was_written(wiki, full_crawl, tmp_path):
+    out = copy_output(full_crawl.out, tmp_path / "out")  # a first, finished crawl
     before = digests(out / "warc"), crawl_rows(out), tables_digest(out)
 
     full = subprocess.run(

@@ -233,6 +233,7 @@ def test_clean_id_matches_dokuwiki(wiki: DokuWikiBed, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- editing
 
 
+@pytest.mark.wiki
 def test_missing_engine_is_reported(tmp_path: Path) -> None:
     assert requirements_problem() is None
     assert "DokuWiki engine not found" in (requirements_problem(engine=tmp_path) or "")
@@ -241,6 +242,7 @@ def test_missing_engine_is_reported(tmp_path: Path) -> None:
         DokuWikiBed(tmp_path / "wiki", engine=tmp_path)
 
 
+@pytest.mark.wiki
 def test_bed_rejects_bad_input(tmp_path: Path) -> None:
     bed = DokuWikiBed(tmp_path / "wiki")
     with pytest.raises(ValueError):
@@ -250,6 +252,7 @@ def test_bed_rejects_bad_input(tmp_path: Path) -> None:
         bed.write_page("ok", "v1", when=datetime(2020, 1, 1))  # older than the last revision
 
 
+@pytest.mark.wiki
 def test_edit_and_delete_while_running(tmp_path: Path) -> None:
     bed = DokuWikiBed(tmp_path / "wiki")
     bed.write_page("ns:alpha", "====== Alpha ======\nFirst text.\n", when=datetime(2015, 5, 5, 5))
