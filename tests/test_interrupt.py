@@ -65,7 +65,7 @@ def test_killed_crawl_leaves_the_archive_intact_and_the_next_run_completes(
         open_files = list((out / "warc").glob("*.open"))
         if open_files and open_files[0].stat().st_size > 20_000:
             break
-        time.sleep(0.05)
+        time.sleep(0.05)  # polling the crawl's progress, not waiting for the wiki
     else:
         process.kill()
         pytest.fail("the crawl never got going")
@@ -172,7 +172,7 @@ def wait_for_open_file(out: Path, process: subprocess.Popen, min_size: int) -> N
             return
         if process.poll() is not None:
             pytest.fail("the crawl ended before it could be stopped")
-        time.sleep(0.02)
+        time.sleep(0.02)  # polling the crawl's progress, not waiting for the wiki
     process.kill()
     pytest.fail("the crawl never got going")
 
@@ -193,7 +193,7 @@ def test_killed_at_random_points_then_resumed_archives_every_page_once(wiki, tmp
     for _ in range(3):
         process = start_slow_crawl(wiki, out)
         wait_for_open_file(out, process, min_size=1_000)
-        time.sleep(rng.uniform(0.0, 1.0))
+        time.sleep(rng.uniform(0.0, 1.0))  # the kill lands at a random point of the crawl
         os.kill(process.pid, signal.SIGKILL)
         process.communicate()
     final = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)

@@ -102,7 +102,7 @@ class Wayback:
                     if http_get(self.url("/"), timeout=2).status == 200:
                         return
                 except OSError:
-                    time.sleep(0.2)
+                    time.sleep(0.2)  # pywb is still starting
             self.stop()
         tail = (self.root / "wayback.log").read_text(errors="replace")[-2000:]
         pytest.fail(f"wayback did not come up:\n{tail}", pytrace=False)
