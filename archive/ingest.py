@@ -58,6 +58,10 @@ def is_feed(resp: ArchivedResponse) -> bool:
     return resp.status in (200, 304) and request_kind(resp.url, resp.site or "") == "feed"
 
 
+def is_sitemap(resp: ArchivedResponse) -> bool:
+    return request_kind(resp.url, resp.site or "") == "sitemap"
+
+
 class CrawlIngest:
     """Applies one crawl's archived responses to the catalog, in the order archived.
 
@@ -84,6 +88,7 @@ class CrawlIngest:
         catalog.start_crawl(crawl_id, site, mode, started_at)
         self.previous = catalog.last_crawl_id(site, before_seq=catalog.crawl_seq(crawl_id))
         self.before: dict[str, int | None] = {}  # each page's version before this crawl
+        self.captures = 0
 
     def add(self, resp: ArchivedResponse) -> Page | None:
         """Record one response; return the page it holds when it is an article."""
@@ -92,11 +97,12 @@ class CrawlIngest:
             return None
         page = parse_page(resp.url, self._body(resp), site=resp.site, date_format=self.date_format)
         self._apply(resp, page)
+        self.captures += 1
         return page
 
     def finish(self, summary: dict, files: list[str]) -> None:
         """The crawl's outcome and errors, the files now ingested; then commit."""
-        self.catalog.finish_crawl(summary)
+        self.catalog.finish_crawl(summary, self.captures)
         self.catalog.add_errors(self.crawl_id, summary.get("error_list", []))
         self.catalog.add_ingested_files(self.crawl_id, files)
         self.catalog.commit()
@@ -193,6 +199,8 @@ class CrawlIngest:
             )
         if is_feed(resp):
             self.catalog.set_feed(self.crawl_id, _iso_http_date(resp.last_modified), resp.etag)
+        elif is_sitemap(resp) and resp.status in (200, 304):
+            self.catalog.set_sitemap(self.crawl_id, resp.last_modified, resp.etag)
 
 
 class PageReader:

@@ -22,7 +22,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 
 from archive.catalog import Catalog, PreviousCrawl
-from archive.index import update_index
+from archive.index import index_path, update_index
 from archive.ingest import sync_catalog
 from archive.layout import Layout
 from archive.recover import recover_open_files
@@ -131,7 +131,9 @@ class ArchiveLifecycle:
             self.lock.release()
 
     def publish(self) -> ExportResult:
-        """The tables (and what describes them) from the catalog, and the CDXJ index."""
+        """The tables (and what describes them) from the catalog, and the CDXJ index; a
+        crawl that changed nothing rewrites neither."""
         result = write_tables(self.layout.root, excel_safe=self.excel_safe)
-        update_index(self.layout.root)
+        if result.rewritten or not index_path(self.layout.root).exists():
+            update_index(self.layout.root)
         return result

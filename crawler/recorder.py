@@ -30,6 +30,7 @@ from archive.ingest import CrawlIngest
 from archive.layout import Layout
 from archive.reader import ArchivedResponse, decoded_payload, http_fields, parse_http_head
 from archive.writer import Exchange, RotatingWarcWriter, Stored, utc_now
+from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
 from crawler.handler import RAW_META_KEY
 from crawler.lifecycle import INGESTED_STAT
 from crawler.outcome import describe, fail_crawl, fatal_message, guarded, record_failure
@@ -90,7 +91,7 @@ class WarcRecorderMiddleware:
         self.writer = RotatingWarcWriter(
             self.layout.warc,
             prefix=self.prefix,
-            info=warcinfo_fields(self.crawler.settings, spider),
+            info=lambda: warcinfo_fields(self.crawler.settings, spider, self.stats),
             max_size=self.max_size,
         )
         self.catalog = Catalog(self.layout.catalog)
@@ -260,7 +261,11 @@ def _is_chunked_te(line: bytes) -> bool:
     return name.strip().lower() == b"transfer-encoding" and b"chunked" in value.lower()
 
 
-def warcinfo_fields(settings: Any, spider: Spider) -> dict[str, str]:
+def warcinfo_fields(settings: Any, spider: Spider, stats: Any = None) -> dict[str, str]:
+    delay = stats.get_value(DELAY_STAT) if stats else None
+    if delay is None:
+        delay = settings.getfloat("DOWNLOAD_DELAY")
+    source = (stats.get_value(DELAY_SOURCE_STAT) if stats else None) or "DOWNLOAD_DELAY"
     return {
         "software": (
             f"wikiarchive/{version('wikiarchive')} (Scrapy/{scrapy.__version__}; "
@@ -275,6 +280,7 @@ def warcinfo_fields(settings: Any, spider: Spider) -> dict[str, str]:
         "wikiarchive-started-at": spider.started_at.isoformat(),
         "http-header-user-agent": settings.get("USER_AGENT"),
         "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+        "wikiarchive-delay": f"{delay} s ({source})",
         "wikiarchive-settings": json.dumps(
             {name: settings.get(name) for name in SETTINGS_IN_WARCINFO}, sort_keys=True
         ),

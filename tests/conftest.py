@@ -7,16 +7,21 @@ changed):
 * ``wiki``: the corpus wiki served by php -S.
 * ``full_crawl``: one full ``wikiarchive crawl`` of ``wiki``.
 * ``history``: a wiki of its own crawled, edited (tests/edits.py) and crawled again.
+* ``engine_dir``: DokuWiki engines with their templates, built once each.
 
-Tests that need the DokuWiki test bed carry the ``wiki`` marker: tests using these
-fixtures get it here, tests that build a bed of their own say so with
-``@pytest.mark.wiki``. ``pytest -m "not wiki"`` runs the others; in such a run a test
-that starts a bed without the marker fails and says so.
+Tests that need the DokuWiki test bed carry the ``wiki`` marker, given here to every test
+that uses these fixtures or whose code or fixtures call ``corpus_wiki`` or ``DokuWikiBed``;
+a test that starts a bed some other way says so with ``@pytest.mark.wiki``. ``pytest -m
+"not wiki"`` runs the others; in such a run a test that starts a bed without the marker
+fails and says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import inspect
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,17 +36,46 @@ from helpers import (
     wait_for_fresh_caches,
     wikiarchive,
 )
-from wikibed import DokuWikiBed, requirements_problem
+from wikibed import (
+    DEBIAN,
+    DEFAULT_TEMPLATE,
+    ENGINE_DIR,
+    TEMPLATE_TARBALLS,
+    DokuWikiBed,
+    build_engine,
+    engine_problem,
+    requirements_problem,
+)
 
-# Fixtures that serve a DokuWiki (or hold one): a test using any of them needs the bed.
-BED_FIXTURES = frozenset({"wiki", "history"})
+# Fixtures that serve a DokuWiki, hold one or build its engine: a test using any of them
+# needs the bed. So does a test whose own code or fixtures build a bed.
+BED_FIXTURES = frozenset({"wiki", "history", "engine_dir"})
+BUILDS_A_BED = re.compile(r"\b(corpus_wiki|DokuWikiBed)\(")
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if BED_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if needs_the_bed(item):
             item.add_marker(pytest.mark.wiki)
+
+
+def needs_the_bed(item: pytest.Item) -> bool:
+    if BED_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    functions = [getattr(item, "function", None)]
+    info = getattr(item, "_fixtureinfo", None)
+    if info is not None:
+        functions += [d.func for defs in info.name2fixturedefs.values() for d in defs]
+    return any(builds_a_bed(f) for f in functions if f is not None)
+
+
+@functools.cache
+def builds_a_bed(function: Callable) -> bool:
+    try:
+        return bool(BUILDS_A_BED.search(inspect.getsource(function)))
+    except (OSError, TypeError):  # no source (a builtin fixture)
+        return False
 
 
 @pytest.fixture(autouse=True)
@@ -125,3 +159,28 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
         unchanged(out, before, "history")
     finally:
         bed.stop()
+
+
+@pytest.fixture(scope="session")
+def engine_dir(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Path]:
+    """``engine_dir(engine, template)``: an engine folder serving that template.
+
+    Each engine is unpacked or copied once per session, with every template whose
+    tarball is there. Debian's engine with its default template is the installed
+    package and never skips; any other pair skips when its files are absent.
+    """
+    root = tmp_path_factory.mktemp("engines")
+    built: dict[str, Path] = {}
+
+    def get(engine: str, template: str) -> Path:
+        if engine == DEBIAN and template == DEFAULT_TEMPLATE:
+            return ENGINE_DIR
+        problem = engine_problem(engine, template)
+        if problem:
+            pytest.skip(f"DokuWiki {engine} with template {template}: {problem}")
+        if engine not in built:
+            templates = tuple(t for t in TEMPLATE_TARBALLS if not engine_problem(engine, t))
+            built[engine] = build_engine(root, engine, templates)
+        return built[engine]
+
+    return get

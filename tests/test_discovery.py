@@ -71,7 +71,6 @@ def test_small_warc_files_rotate_and_stay_valid(wiki, tmp_path, expected):
     assert pages.warc_filename.nunique() > 1
 
 
-@pytest.mark.wiki  # variant_wiki is a bed of its own
 def test_rewritten_urls_robots_and_wiki_date_format(variant_wiki, tmp_path, expected):
     # The wiki links pages as doku.php/<id>; the crawl still fetches permanent links.
     start = http_get(variant_wiki.page_url("start")).text
@@ -87,7 +86,6 @@ def test_rewritten_urls_robots_and_wiki_date_format(variant_wiki, tmp_path, expe
         assert row.last_modified_raw == want.strftime(DAY_FIRST), row.page_id
 
 
-@pytest.mark.wiki  # variant_wiki is a bed of its own
 def test_ambiguous_dates_are_never_guessed(variant_wiki, tmp_path, expected):
     pages, result = crawl(variant_wiki.base_url, tmp_path)
     ambiguous = 0

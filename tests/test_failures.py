@@ -69,7 +69,6 @@ def test_feed_dates_without_a_zone_are_utc(stamp):
     assert item.date.tzinfo is not None
 
 
-@pytest.mark.wiki
 def test_incremental_crawl_reads_a_feed_with_unknown_zones(tmp_path):
     """Every pubDate written with -0000 (zone unknown): the edits are still caught."""
     bed = corpus_wiki(tmp_path / "wiki")
@@ -102,7 +101,6 @@ class BoomSpider(WikiSpider):
 '''
 
 
-@pytest.mark.wiki
 def test_exception_in_a_signal_handler_fails_the_crawl(tmp_path):
     """The incremental plan raises inside spider_idle: the crawl is failed, not finished,
     the exit status says so, and the next crawl still catches the edit made before it."""
@@ -157,7 +155,6 @@ def summary_records(out: Path, crawl_id: str) -> list[dict]:
 # ---- 2: the feed is optional evidence, never the gate
 
 
-@pytest.mark.wiki
 def test_robots_txt_shutting_out_the_feed_does_not_stop_the_crawl(tmp_path):
     bed = corpus_wiki(tmp_path / "wiki", robots_txt="User-agent: *\nDisallow: /wiki/feed.php\n")
     out = tmp_path / "out"
@@ -246,7 +243,6 @@ def test_settings_the_archive_cannot_honour_are_refused(wiki, tmp_path, setting,
     assert not (out / "warc").exists()
 
 
-@pytest.mark.wiki
 def test_crawls_count_in_the_order_they_ran_whatever_their_prefix(tmp_path):
     bed = corpus_wiki(tmp_path / "wiki")
     out = tmp_path / "out"

@@ -271,7 +271,6 @@ def test_pages_that_keep_failing_are_reported_and_fetched_next_run(proxy, tmp_pa
         assert article_hits(proxy, page_id)[-1].outcome == "200", page_id
 
 
-@pytest.mark.wiki
 def test_failed_page_of_an_incremental_crawl_is_neither_modified_nor_removed(tmp_path):
     bed = corpus_wiki(tmp_path / "wiki")
     out = tmp_path / "out"
