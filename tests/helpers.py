@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from html import unescape
@@ -135,3 +137,11 @@ def served_page(html: str) -> tuple[str | None, str, int]:
 def dokuwiki_date(iso: str) -> str:
     """An ISO date as DokuWiki shows it by default (dformat ``%Y/%m/%d %H:%M``)."""
     return datetime.fromisoformat(iso).strftime("%Y/%m/%d %H:%M")
+
+
+def catalog_crawls(out: Path) -> list[tuple[str, str]]:
+    """(crawl id, mode) of every crawl the catalog holds, in the order they ran; the
+    tables leave out a crawl that found nothing to fetch."""
+    uri = (out / "catalog.sqlite").resolve().as_uri() + "?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True)) as catalog:
+        return catalog.execute("SELECT crawl_id, mode FROM crawls ORDER BY seq").fetchall()
