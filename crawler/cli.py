@@ -77,6 +77,18 @@ def main() -> None:
     help="Fetch every page even when OUT holds an earlier crawl of the site.",
 )
 @click.option(
+    "--history",
+    is_flag=True,
+    help="Also archive every page's revision list and each old revision the wiki serves "
+    "(only those not archived yet).",
+)
+@click.option(
+    "--source",
+    is_flag=True,
+    help="Also archive each page's wiki markup (do=export_raw); with --history, of every "
+    "old revision fetched too.",
+)
+@click.option(
     "--warc-max-size",
     type=click.FloatRange(min=0, min_open=True),
     default=1000,
@@ -270,6 +282,8 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
         "WIKI_OUT_DIR": str(out_dir),
         "WIKI_CRAWL_MODE": "full" if options["full"] else "auto",
         "WIKI_EXCEL_SAFE": options["excel_safe"],
+        "WIKI_HISTORY": options["history"],
+        "WIKI_SOURCE": options["source"],
         "WARC_MAX_SIZE": int(options["warc_max_size"] * 1_000_000),
         "LOG_LEVEL": "ERROR" if options["quiet"] else options["log_level"].upper(),
         "WIKI_PROGRESS": "off" if options["quiet"] else "auto",

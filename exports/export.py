@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 from archive.catalog import CATALOG_NAME, Catalog
@@ -20,6 +21,8 @@ from exports.tables import (
     footnote_rows,
     link_rows,
     page_row,
+    revision_rows,
+    source_row,
     version_row,
 )
 from exports.write import TableSet
@@ -69,6 +72,9 @@ def write_tables(out_dir: Path, *, excel_safe: bool = False) -> ExportResult:
             tables["links"].write(link_rows(page, where.crawl_id))
         tables["page_versions"].write(version_row(v) for v in catalog.versions())
         tables["changes"].write(change_row(c) for c in catalog.changes())
+        for _, revisions in groupby(catalog.all_revisions(), key=lambda r: r["page_id"]):
+            tables["revisions"].write(revision_rows(list(revisions)))
+        tables["sources"].write(source_row(s) for s in catalog.sources())
         tables["crawls"].write(crawl_row(c) for c in catalog.crawls())
         tables["errors"].write(error_row(e) for e in catalog.errors())
         write_datapackage(tables.scratch)
