@@ -16,8 +16,8 @@ from what the list does show (:func:`revision_kinds`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -181,18 +181,3 @@ def dates_to_versions(
         for rev, date in revisions
         if date and count[date] == 1 and date in by_date
     }
-
-
-def merge_listed(
-    known: Mapping[int, ListedRevision], screen: Iterable[ListedRevision]
-) -> dict[int, ListedRevision]:
-    """Revisions by time, a newer listing replacing an older one (current, served)."""
-    merged = dict(known)
-    for rev in screen:
-        merged[rev.revision] = rev
-    if any(rev.current for rev in screen):
-        current = {rev.revision for rev in screen if rev.current}
-        for key, rev in merged.items():
-            if rev.current and key not in current:
-                merged[key] = replace(rev, current=False)
-    return merged

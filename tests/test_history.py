@@ -1,0 +1,233 @@
+"""History crawls: every revision a wiki lists, its content, its source and its changes.
+
+A fresh wiki is written with a history of chosen dates and authors (tests/history_wiki.py)
+and crawled with --history --source; a page is really edited and the wiki crawled again.
+Every expected value comes from what was written to the wiki.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from helpers import FAST, warcio_check, wikiarchive
+from history_wiki import (
+    BUSY_REVISIONS,
+    GUIDELINE_R4,
+    PRUNED,
+    PRUNED_WHEN,
+    HistoryWiki,
+    Written,
+)
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.reader import read_response, read_warcinfo
+from exports.tables import SCHEMAS, TABLES
+
+HISTORY_TABLES = ("revisions", "page_versions", "changes", "sources")
+NEWEST_TEXT = GUIDELINE_R4 + "\nA newer paragraph.\n"
+
+
+def crawl(wiki: HistoryWiki, out: Path, *options: str) -> str:
+    result = wikiarchive("crawl", wiki.bed.base_url, "--out", str(out), *FAST, *options)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.split()[1]
+
+
+def table(out: Path, name: str) -> pd.DataFrame:
+    df = pd.read_parquet(out / "tables" / f"{name}.parquet")
+    return df.astype(object).where(df.notna(), None)
+
+
+def requests_of(out: Path, crawl_id: str) -> list[dict[str, list[str]]]:
+    """The query of every doku.php request a crawl made, from its WARC files."""
+    queries = []
+    for path in sorted((out / "warc").glob("*.warc.gz")):
+        if read_warcinfo(path).get("wikiarchive-crawl-id") != crawl_id:
+            continue
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type == "request":
+                    url = urlsplit(record.rec_headers.get_header("WARC-Target-URI"))
+                    if url.path.endswith("/doku.php"):
+                        queries.append(parse_qs(url.query))
+    return queries
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    wiki = HistoryWiki(tmp_path_factory.mktemp("historywiki")).build()
+    out = tmp_path_factory.mktemp("history") / "out"
+    try:
+        first = crawl(wiki, out, "--history", "--source")
+        after_first = {name: table(out, name) for name in HISTORY_TABLES}
+        time.sleep(1.1)  # the edit comes after the crawl, as on a live wiki
+        wiki.write("guideline", NEWEST_TEXT, datetime.now(UTC).replace(microsecond=0),
+                   kind="edited", user="bob", summary="newer")
+        wiki.bed.reindex()
+        time.sleep(1.1)
+        second = crawl(wiki, out, "--history", "--source")
+        yield {"wiki": wiki, "out": out, "crawls": [first, second], "first": after_first}
+    finally:
+        wiki.bed.stop()
+
+
+def rows_of(df: pd.DataFrame, page_id: str) -> list[dict]:
+    return df[df.page_id == page_id].sort_values("revision").to_dict("records")
+
+
+def test_every_revision_is_listed_with_its_kind_date_and_author(history):
+    wiki, revisions = history["wiki"], table(history["out"], "revisions")
+    assert len(revisions) == len(wiki.written)
+    for page_id in sorted({w.page_id for w in wiki.written}):
+        expected: list[Written] = wiki.revisions(page_id)
+        rows = rows_of(revisions, page_id)
+        assert [r["revision"] for r in rows] == [w.revision for w in expected], page_id
+        for row, w in zip(rows, expected, strict=True):
+            assert (row["kind"], row["author"], row["summary"]) == (w.kind, w.author, w.summary)
+            assert row["revised_at"] == w.when
+            assert row["date_shown"] == f"{w.when:%Y/%m/%d %H:%M}"
+        assert [r["current"] for r in rows] == [False] * (len(rows) - 1) + [True]
+    assert len(rows_of(revisions, "busy")) == BUSY_REVISIONS  # more than one list screen
+
+
+def test_what_is_gone_is_listed_and_marked_not_archived(history):
+    revisions = table(history["out"], "revisions")
+    pruned = {r["revision"]: r for r in rows_of(revisions, PRUNED)}
+    gone = pruned[int(PRUNED_WHEN.timestamp())]
+    assert (gone["served"], gone["archived"], gone["warc_filename"]) == (False, False, None)
+    deletions = revisions[revisions.kind == "deleted"]
+    assert set(deletions.page_id) == {"old_protocol", "retired"}
+    assert not deletions.archived.any() and not deletions.served.any()
+    kept = revisions[(revisions.kind != "deleted") & (revisions.revision != gone["revision"])]
+    assert kept.archived.all() and kept.served.all()
+
+
+def test_archived_revisions_point_at_what_a_reader_of_them_saw(history):
+    out, wiki = history["out"], history["wiki"]
+    revisions = table(out, "revisions")
+    for row in revisions[revisions.archived].to_dict("records"):
+        written = next(w for w in wiki.written
+                       if (w.page_id, w.revision) == (row["page_id"], row["revision"]))
+        resp = read_response(out / "warc", row["warc_filename"], int(row["warc_offset"]))
+        query = parse_qs(urlsplit(resp.url).query)
+        assert query["id"] == [row["page_id"]]
+        # an old revision at its own URL, or the page captured while it was current
+        assert query.get("rev", [str(row["revision"])]) == [str(row["revision"])]
+        first_line = written.text.splitlines()[0].strip("= ")
+        assert f">{first_line}</h1>" in resp.body.decode()
+
+
+def test_one_version_per_revision_and_a_change_per_consecutive_pair(history):
+    out, wiki = history["out"], history["wiki"]
+    versions = table(out, "page_versions")
+    revisions = table(out, "revisions")
+    archived = revisions[revisions.archived]
+    assert sorted(zip(archived.page_id, archived.revision, strict=True)) == sorted(
+        zip(versions.page_id, versions.revision, strict=True)
+    )
+    changes = table(out, "changes")
+    by_revision = changes[changes.revision_after.notna()]
+    guideline = rows_of(by_revision.rename(columns={"revision_after": "revision"}), "guideline")
+    written = wiki.revisions("guideline")
+    assert [r["revision"] for r in guideline] == [w.revision for w in written]
+    assert [r["change"] for r in guideline] == ["added"] + ["modified"] * (len(written) - 1)
+    assert [r["revision_before"] for r in guideline] == [None] + [
+        w.revision for w in written[:-1]
+    ]
+    added, footnote, minor, migraine, revert, newest = guideline
+    assert (footnote["footnotes_added"], footnote["footnotes_removed"]) == (1, 0)
+    assert (minor["chars_added"], minor["chars_removed"]) == (len("orally "), 0)
+    paragraph = "\n\nIt is also given for migraine."
+    assert (migraine["chars_added"], migraine["chars_removed"]) == (len(paragraph), 0)
+    assert (revert["chars_added"], revert["chars_removed"]) == (0, len(paragraph))
+    assert newest["to_crawl_id"] == history["crawls"][1]
+    kinds = {p: [r["change"] for r in rows_of(
+        by_revision.rename(columns={"revision_after": "revision"}), p)]
+        for p in ("old_protocol", "retired", PRUNED)}
+    assert kinds == {"old_protocol": ["added", "removed", "added"],
+                     "retired": ["added", "removed"], PRUNED: ["added", "modified"]}
+    # the pruned revision is skipped: the change spans the two revisions around it
+    skip = rows_of(by_revision.rename(columns={"revision_after": "revision"}), PRUNED)[1]
+    first, _, third = wiki.revisions(PRUNED)
+    assert (skip["revision_before"], skip["revision"]) == (first.revision, third.revision)
+
+
+def test_sources_are_the_markup_of_each_revision(history):
+    out, wiki = history["out"], history["wiki"]
+    sources = table(out, "sources")
+    revisions = table(out, "revisions")
+    archived = revisions[revisions.archived]
+    assert sorted(zip(sources.page_id, sources.revision, strict=True)) == sorted(
+        zip(archived.page_id, archived.revision, strict=True)
+    )
+    for row in sources.to_dict("records"):
+        written = next(w for w in wiki.written
+                       if (w.page_id, w.revision) == (row["page_id"], row["revision"]))
+        assert row["markup"] == written.text
+        assert row["sha256"] == hashlib.sha256(written.text.encode()).hexdigest()
+
+
+def test_a_later_history_crawl_fetches_only_what_is_new(history):
+    out = history["out"]
+    queries = requests_of(out, history["crawls"][1])
+    assert not [q for q in queries if "rev" in q]  # the newest old revision was held
+    assert [q["id"] for q in queries if set(q) == {"id"}] == [["guideline"]]
+    assert [q for q in queries if q.get("do") == ["revisions"]] == [
+        {"id": ["guideline"], "do": ["revisions"]}
+    ]
+    before = history["first"]
+    for name in ("revisions", "page_versions", "sources"):
+        assert len(table(out, name)) == len(before[name]) + 1, name
+
+
+def test_export_rebuilds_the_history_tables_identically(history, tmp_path):
+    out = history["out"]
+    shutil.copytree(out / "warc", tmp_path / "warc")
+    result = wikiarchive("export", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for name in TABLES:
+        for ext in ("csv", "parquet"):
+            original = (out / "tables" / f"{name}.{ext}").read_bytes()
+            assert (tmp_path / "tables" / f"{name}.{ext}").read_bytes() == original, (name, ext)
+    assert warcio_check(sorted((out / "warc").glob("*.warc.gz"))).returncode == 0
+
+
+@pytest.mark.parametrize("name", ["revisions", "sources"])
+def test_csv_and_parquet_hold_the_same_rows(history, name):
+    out = history["out"]
+    parquet = pq.read_table(out / "tables" / f"{name}.parquet")
+    assert parquet.schema.equals(SCHEMAS[name])
+    from_csv = pd.read_csv(out / "tables" / f"{name}.csv", dtype=str, keep_default_na=False)
+    assert list(from_csv.columns) == SCHEMAS[name].names
+    assert len(from_csv) == parquet.num_rows > 0
+    assert list(from_csv.page_id) == parquet.column("page_id").to_pylist()
+
+
+def test_first_history_crawl_after_plain_crawls_backfills_without_refetching(
+    history, tmp_path
+):
+    wiki, out = history["wiki"], tmp_path / "out"
+    plain = crawl(wiki, out)
+    backfill = crawl(wiki, out, "--history")
+    queries = requests_of(out, backfill)
+    assert not [q for q in queries if set(q) == {"id"}]  # no current page fetched again
+    fetched_revisions = {(q["id"][0], int(q["rev"][0])) for q in queries if "rev" in q}
+    revisions = table(out, "revisions")
+    current = revisions[revisions.current & revisions.archived]
+    live = {w.page_id for w in wiki.written} - {"retired"}
+    assert set(current.page_id) == live
+    plain_files = {p.name for p in (out / "warc").glob("*.warc.gz")
+                   if read_warcinfo(p).get("wikiarchive-crawl-id") == plain}
+    assert set(current.warc_filename) <= plain_files
+    assert not fetched_revisions & set(zip(current.page_id, current.revision, strict=True))
+    old = revisions[~revisions.current & revisions.served]
+    assert fetched_revisions == set(zip(old.page_id, old.revision, strict=True))
+    assert revisions[revisions.served].archived.all()
