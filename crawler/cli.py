@@ -240,8 +240,20 @@ def export(out_dir: Path, date_format: str | None, excel_safe: bool) -> None:
 @click.option(
     "--crawl", "crawl_id", metavar="CRAWL_ID", help="With --diff: its change in this crawl."
 )
+@click.option(
+    "--rev",
+    "revisions",
+    metavar="A..B",
+    help="With --diff: between wiki revisions A and B (Unix times, as in the revisions "
+    "table); a single B: the change revision B made.",
+)
 def changes(
-    out_dir: Path, since: str | None, output: str, diff_page: str | None, crawl_id: str | None
+    out_dir: Path,
+    since: str | None,
+    output: str,
+    diff_page: str | None,
+    crawl_id: str | None,
+    revisions: str | None,
 ) -> None:
     """What changed in OUT_DIR's wiki: by default, in its latest crawl."""
     from archive.catalog import CATALOG_NAME, Catalog, CatalogError
@@ -258,8 +270,13 @@ def changes(
     if not path.exists():
         raise click.ClickException(f"{path} does not exist: crawl first (or run export)")
     try:
+        if (crawl_id or revisions) and not diff_page:
+            raise click.UsageError("--crawl and --rev go with --diff PAGE_ID")
+        if crawl_id and revisions:
+            raise click.UsageError("give --crawl or --rev, not both")
         if diff_page:
-            click.echo(page_diff(out_dir, diff_page, crawl_id) or "No text difference.", nl=False)
+            diff = page_diff(out_dir, diff_page, crawl_id, revisions)
+            click.echo(diff or "No text difference.", nl=False)
             return
         catalog = Catalog(path, readonly=True)
         try:
@@ -282,8 +299,8 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
         "WIKI_OUT_DIR": str(out_dir),
         "WIKI_CRAWL_MODE": "full" if options["full"] else "auto",
         "WIKI_EXCEL_SAFE": options["excel_safe"],
-        "WIKI_HISTORY": options["history"],
-        "WIKI_SOURCE": options["source"],
+        "WIKI_HISTORY": options.get("history", False),
+        "WIKI_SOURCE": options.get("source", False),
         "WARC_MAX_SIZE": int(options["warc_max_size"] * 1_000_000),
         "LOG_LEVEL": "ERROR" if options["quiet"] else options["log_level"].upper(),
         "WIKI_PROGRESS": "off" if options["quiet"] else "auto",

@@ -90,7 +90,9 @@ LINKS = [
 
 PAGE_VERSIONS = [
     Column("page_id", pa.string(), "DokuWiki page id"),
-    Column("version_id", pa.int64(), "Catalog id of this version (increases with time)"),
+    Column(
+        "version_id", pa.int64(), "Catalog id of this version (increases in the order archived)"
+    ),
     Column("content_sha256", pa.string(), "Hash of the parsed content, as in `pages`"),
     Column("last_modified", TIMESTAMP, "Last update the wiki stated for this version"),
     Column("first_crawl_id", pa.string(), "First crawl that saw this version"),
