@@ -231,3 +231,82 @@ def test_first_history_crawl_after_plain_crawls_backfills_without_refetching(
     old = revisions[~revisions.current & revisions.served]
     assert fetched_revisions == set(zip(old.page_id, old.revision, strict=True))
     assert revisions[revisions.served].archived.all()
+
+
+def test_diff_between_wiki_revisions(history):
+    out, wiki = history["out"], history["wiki"]
+    _, footnote, minor, migraine, revert, _ = wiki.revisions("guideline")
+    added = wikiarchive("changes", str(out), "--diff", "guideline", "--rev",
+                        f"{minor.revision}..{migraine.revision}")
+    assert added.returncode == 0, added.stderr
+    assert "+It is also given for migraine." in added.stdout.splitlines()
+    undone = wikiarchive("changes", str(out), "--diff", "guideline", "--rev",
+                         str(revert.revision))
+    assert "-It is also given for migraine." in undone.stdout.splitlines()
+    same = wikiarchive("changes", str(out), "--diff", "guideline", "--rev",
+                       f"{minor.revision}..{revert.revision}")
+    assert same.stdout == "No text difference."
+    note = wikiarchive("changes", str(out), "--diff", "guideline", "--rev",
+                       str(footnote.revision))
+    assert "+[1] Pickard JD. Oral nimodipine. BMJ 1989. PubMed PMID: 2496789." in (
+        note.stdout.splitlines()
+    )
+    gone = next(w for w in wiki.revisions(PRUNED) if w.when == PRUNED_WHEN)
+    for bad, says in ((f"{gone.revision}", "not archived"), ("12..x", "A..B"),
+                      ("123", "lists no revision")):
+        result = wikiarchive("changes", str(out), "--diff", PRUNED, "--rev", bad)
+        assert result.returncode == 1 and says in result.stderr, (bad, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_changes_and_report_name_the_revisions(history, tmp_path):
+    out, wiki = history["out"], history["wiki"]
+    newest = wiki.revisions("guideline")[-1]
+    listing = wikiarchive("changes", str(out))
+    assert listing.returncode == 0, listing.stderr
+    assert f"revision {newest.revision} ({newest.when:%Y-%m-%d %H:%M} UTC)" in listing.stdout
+    report = tmp_path / "report.html"
+    result = wikiarchive("report", str(out), "-o", str(report))
+    assert result.returncode == 0, result.stderr
+    html = report.read_text(encoding="utf-8")
+    section = html[html.index("<h2>Wiki revisions</h2>"):]
+    assert f"{newest.when:%Y-%m-%d %H:%M}" in section and "newer" in section
+    # the crawl history counts pages, not revisions: the wiki had 5 pages after the crawls
+    crawls = html[html.index('<table id="crawls">'):html.index("</table>",
+                                                               html.index('<table id="crawls">'))]
+    assert "<td class=\"n\">5</td>" in crawls
+
+
+def test_pywb_replays_an_old_revision_at_its_own_date(history, tmp_path):
+    import subprocess
+
+    from test_replay import Wayback, tool  # pywb's wayback server, as the replay tests run it
+
+    out, wiki = history["out"], history["wiki"]
+    root = tmp_path / "pywb"
+    root.mkdir()
+    warcs = sorted((out / "warc").glob("*.warc.gz"))
+    for args in (["init", "wiki"], ["add", "wiki", *map(str, warcs)]):
+        done = subprocess.run([tool("wb-manager"), *args], cwd=root, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+    server = Wayback(root)
+    server.start()
+    try:
+        revisions = table(out, "revisions")
+        for w in (wiki.revisions("guideline")[1], wiki.revisions("old_protocol")[0]):
+            url = f"{wiki.bed.base_url}doku.php?id={w.page_id}&rev={w.revision}"
+            row = rows_of(revisions, w.page_id)
+            row = next(r for r in row if r["revision"] == w.revision)
+            archived = read_response(out / "warc", row["warc_filename"], int(row["warc_offset"]))
+            assert archived.url == url
+            own_date = f"{w.when:%Y%m%d%H%M%S}"
+            raw = server.get("wiki", own_date, "id_", url)
+            assert (raw.status, raw.body) == (200, archived.body)
+            shown = server.get("wiki", own_date, "mp_", url)
+            assert shown.status == 200
+            title = w.text.splitlines()[0].strip("= ")
+            assert f">{title}</h1>" in shown.text
+            assert f"Last modified: {w.when:%Y/%m/%d %H:%M}" in shown.text
+    finally:
+        server.stop()
