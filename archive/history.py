@@ -116,8 +116,11 @@ class HistoryIngest:
             ((row["revision"], row["date"]) for row in rows if not row["deleted"]),
             self.catalog.versions_without_revision(page_id),
         )
+        held = {row["revision"] for row in self.catalog.revisions_of(page_id)
+                if row["version_id"] is not None}
         for revision, version_id in sorted(matched.items()):
-            self.catalog.set_revision_version(page_id, revision, version_id)
+            if revision not in held:  # one version per revision
+                self.catalog.set_revision_version(page_id, revision, version_id)
         current = self.current.get(page_id)
         state = self.catalog.state(page_id)
         if current is not None and state is not None and state["crawl_id"] == self.crawl_id:

@@ -4,8 +4,9 @@ Every revision is written offline (tests/wikibed.py) as DokuWiki itself would ha
 it, and recorded here as the test's expectation: page, time, kind, author, summary, text.
 Shapes covered: several edits with a footnote added, a minor edit, a revert (DokuWiki's
 R line and summary), a page deleted and created again, a page deleted for good, a
-revision whose attic copy was pruned, and a page with more revisions than one screen
-of the revision list (20).
+revision whose attic copy was pruned, an external edit (the page file changed behind
+DokuWiki's back), and a page with more revisions than one screen of the revision list
+(20).
 """
 
 from __future__ import annotations
@@ -104,12 +105,20 @@ class HistoryWiki:
                    kind="edited", user="erin", summary="three")
         self.bed.prune_attic(PRUNED, PRUNED_WHEN)
 
+        x = "external"
+        self.write(x, "====== External ======\nSaved in the wiki.\n", at(2019, 9, 9),
+                   kind="created", user="erin", summary="created")
+        text, when = "====== External ======\nChanged on the server.\n", at(2020, 9, 9)
+        self.bed.external_edit(x, text, when=when)
+        self.written.append(Written(x, when, "external", CHANGELOG_IP, "external edit", text))
+
         for i in range(BUSY_REVISIONS):
             self.write("busy", f"====== Busy ======\nEdit number {i}.\n",
                        at(2015, 1, 1) + timedelta(days=i), kind="created" if i == 0 else "edited",
                        user="frank", summary=f"edit {i}")
 
-        links = "\n".join(f"  * [[{p}]]" for p in ("guideline", "old_protocol", PRUNED, "busy"))
+        links = "\n".join(f"  * [[{p}]]" for p in ("guideline", "old_protocol", PRUNED, "busy",
+                                                   "external"))
         self.write("start", f"====== Start ======\n{links}\n", at(2023, 1, 1), kind="created",
                    summary="start")
         self.bed.reindex()

@@ -557,6 +557,15 @@ class DokuWikiBed:
         summary = f"old revision restored ({_utc(revision):%Y/%m/%d %H:%M})"
         self._save(page_id, data, when=when, kind="R", summary=summary, user=user)
 
+    def external_edit(self, page_id: str, text: str, *, when: datetime) -> None:
+        """Change the page file behind DokuWiki's back, dated `when`: no changelog line and
+        no attic copy; DokuWiki shows it as an "external edit" (docs/dokuwiki.md §5)."""
+        ts = int(_utc(when).timestamp())
+        page = self.page_path(check_id(page_id))
+        page.write_bytes(text.encode("utf-8"))
+        os.utime(page, (ts, ts))
+        self._invalidate(page_id)
+
     def prune_attic(self, page_id: str, revision: datetime) -> None:
         """Remove one old revision's text, as an admin pruning the attic would; the
         changelog keeps listing it."""
