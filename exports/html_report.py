@@ -24,6 +24,7 @@ from crawler.page import Page
 MAX_DIFF_PAGES = 50  # pages whose diff is shown; the others are listed
 MAX_DIFF_LINES = 300  # lines of one page's diff
 MAX_CITATIONS = 500  # citation rows per table
+MAX_REVISION_ROWS = 500  # rows of the wiki revisions table
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d2433;margin:0;
@@ -289,7 +290,7 @@ def _revisions_section(catalog: Catalog, revisions: list[dict], site: str) -> st
             f"<td>{escape(rev['summary'] if rev else '')}</td>"
             f"<td>{escape('; '.join(parts))}</td></tr>"
         )
-    shown = rows[:MAX_CITATIONS]
+    shown = rows[:MAX_REVISION_ROWS]
     more = (f'<p class="more">… and {len(rows) - len(shown)} more</p>'
             if len(rows) > len(shown) else "")
     return (
