@@ -312,3 +312,44 @@ def test_pywb_replays_an_old_revision_at_its_own_date(history, tmp_path):
             assert f"Last modified: {w.when:%Y/%m/%d %H:%M}" in shown.text
     finally:
         server.stop()
+
+
+def test_a_revision_that_failed_is_reported_and_archived_next_time(tmp_path):
+    from faultproxy import FaultProxy
+
+    wiki = HistoryWiki(tmp_path / "wiki").build()
+    out = tmp_path / "out"
+    quick = ["-s", "RETRY_TIMES=1", "-s", "WIKI_RETRY_BACKOFF=0.1"]
+    _, footnote, minor, *_ = wiki.revisions("guideline")
+    try:
+        with FaultProxy(wiki.bed.base_url) as proxy:
+            proxy.status(500, times=None, match=f"id=guideline&rev={footnote.revision}")
+            first = wikiarchive("crawl", proxy.base_url, "--out", str(out), *FAST, *quick,
+                                "--history")
+            assert first.returncode == 3, first.stdout + first.stderr[-3000:]
+            rows = {r["revision"]: r for r in rows_of(table(out, "revisions"), "guideline")}
+            assert not rows[footnote.revision]["archived"]
+            assert rows[footnote.revision]["served"]  # the wiki lists it: it is not gone
+            errors = table(out, "errors")
+            assert list(errors.page_id) == ["guideline"]
+            spans = table(out, "changes").query("page_id == 'guideline'")
+            spans = spans[spans.revision_after == minor.revision]
+            assert list(spans.revision_before) == [wiki.revisions("guideline")[0].revision]
+
+            proxy.clear()
+            second = wikiarchive("crawl", proxy.base_url, "--out", str(out), *FAST,
+                                 "--history")
+            assert second.returncode == 0, second.stdout + second.stderr[-3000:]
+            rows = {r["revision"]: r for r in rows_of(table(out, "revisions"), "guideline")}
+            assert all(r["archived"] for r in rows.values())
+            changes = table(out, "changes")
+            by_revision = changes[(changes.page_id == "guideline")
+                                  & changes.revision_after.notna()]
+            assert sorted(zip(by_revision.revision_before.fillna(0), by_revision.revision_after,
+                              strict=True)) == sorted(
+                (before.revision if before else 0, after.revision)
+                for before, after in zip([None, *wiki.revisions("guideline")],
+                                         wiki.revisions("guideline"), strict=False)
+            )
+    finally:
+        wiki.bed.stop()
