@@ -533,25 +533,31 @@ class Catalog:
     def history_known(self) -> dict[str, dict]:
         """Per page held or listed: whether its revision list was read to its end
         ("walked"), the revisions listed ("listed"), those whose content is archived
-        ("archived"), and the dates shown by its captures no revision is known for yet
+        ("archived"), those the wiki serves but whose content is not archived yet
+        ("missing"), and the dates shown by its captures no revision is known for yet
         ("dates")."""
         known: dict[str, dict] = {}
 
         def entry(page_id: str) -> dict:
             return known.setdefault(
-                page_id, {"walked": False, "listed": set(), "archived": set(), "dates": []}
+                page_id,
+                {"walked": False, "listed": set(), "archived": set(), "missing": set(),
+                 "dates": []},
             )
 
         for (page_id,) in self.db.execute("SELECT page_id FROM page_state"):
             entry(page_id)
         for (page_id,) in self.db.execute("SELECT page_id FROM revision_walks"):
             entry(page_id)["walked"] = True
-        for page_id, revision, version_id in self.db.execute(
-            "SELECT page_id, revision, version_id FROM revisions"
+        for page_id, revision, version_id, gone in self.db.execute(
+            "SELECT page_id, revision, version_id, deleted OR NOT served OR not_served"
+            " FROM revisions"
         ):
             entry(page_id)["listed"].add(revision)
             if version_id is not None:
                 entry(page_id)["archived"].add(revision)
+            elif not gone:
+                entry(page_id)["missing"].add(revision)
         for page_id, date in self.db.execute(
             "SELECT page_id, last_modified FROM page_versions WHERE revision IS NULL"
         ):

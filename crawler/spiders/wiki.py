@@ -231,8 +231,13 @@ class WikiSpider(scrapy.Spider):
                 date_format=self.crawler.settings.get("WIKI_DATE_FORMAT"),
             )
         if listing is None:
+            # The wiki may not offer revision lists (disableactions): say so in the errors.
             self.logger.warning("No revision list in %s", response.url)
             self.crawler.stats.inc_value("wiki/revision_lists_unreadable")
+            self.crawler.stats.inc_value("wiki/request_errors")
+            self.errors.append({"url": response.url, "page_id": None,
+                                "error": "no revision list in the answer",
+                                "failed_at": datetime.now(UTC).isoformat()})
             return
         self.crawler.stats.inc_value("wiki/revision_lists_fetched")
         known = self.known_history.get(page_id, {})
@@ -263,9 +268,11 @@ class WikiSpider(scrapy.Spider):
                 )
         if listing.next_first is None:
             return
-        listed = known.get("listed", set())
-        if known.get("walked") and all(rev.revision in listed for rev in listing.revisions):
-            return  # read to its end before, and nothing new from here on
+        listed, missing = known.get("listed", set()), known.get("missing", set())
+        oldest = min((rev.revision for rev in listing.revisions), default=0)
+        if (known.get("walked") and all(rev.revision in listed for rev in listing.revisions)
+                and not any(rev < oldest for rev in missing)):
+            return  # read to its end before, and nothing new or missing from here on
         yield from self._revision_list(page_id, next_screen(listing))
 
     def parse_archived(self, response: Response) -> None:
