@@ -112,6 +112,16 @@ class HistoryIngest:
                 version = self.catalog.revision_version(page_id, row["revision"])
                 if version is not None:
                     self.catalog.set_revision_version(page_id, row["revision"], version.version_id)
+        current, state = self.current.get(page_id), self.catalog.state(page_id)
+        captured_now = state is not None and state["crawl_id"] == self.crawl_id
+        if current is not None and captured_now and state["version_id"] is not None:
+            # Captured in this crawl, which listed `current` as the current revision: the
+            # capture holds it if it shows its date (even one an older revision shares).
+            version = self.catalog.version(state["version_id"])
+            row = next((r for r in rows if r["revision"] == current), None)
+            if (version.revision is None and row is not None and row["version_id"] is None
+                    and row["date"] and row["date"] == version.last_modified):
+                self.catalog.set_revision_version(page_id, current, version.version_id)
         matched = dates_to_versions(
             ((row["revision"], row["date"]) for row in rows if not row["deleted"]),
             self.catalog.versions_without_revision(page_id),
@@ -121,9 +131,7 @@ class HistoryIngest:
         for revision, version_id in sorted(matched.items()):
             if revision not in held:  # one version per revision
                 self.catalog.set_revision_version(page_id, revision, version_id)
-        current = self.current.get(page_id)
-        state = self.catalog.state(page_id)
-        if current is not None and state is not None and state["crawl_id"] == self.crawl_id:
+        if current is not None and captured_now:
             version = self.catalog.revision_version(page_id, current)
             if version is not None and version.version_id == state["version_id"]:
                 self.catalog.date_current_sources(page_id, self.crawl_id, current)

@@ -5,8 +5,8 @@ it, and recorded here as the test's expectation: page, time, kind, author, summa
 Shapes covered: several edits with a footnote added, a minor edit, a revert (DokuWiki's
 R line and summary), a page deleted and created again, a page deleted for good, a
 revision whose attic copy was pruned, an external edit (the page file changed behind
-DokuWiki's back), and a page with more revisions than one screen of the revision list
-(20).
+DokuWiki's back), two revisions within one minute, and a page with more revisions than
+one screen of the revision list (20).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ GUIDELINE_R4 = GUIDELINE_R3 + "\nIt is also given for migraine.\n"
 BUSY_REVISIONS = 25
 PRUNED = "pruned"
 PRUNED_WHEN = at(2018, 6, 1)
+QUICK_FIRST = datetime(2021, 1, 1, 10, 0, 10, tzinfo=UTC)
 
 
 class HistoryWiki:
@@ -112,13 +113,21 @@ class HistoryWiki:
         self.bed.external_edit(x, text, when=when)
         self.written.append(Written(x, when, "external", CHANGELOG_IP, "external edit", text))
 
+        # Two revisions shown with the same minute: their dates cannot tell them apart.
+        q = "quick"
+        self.write(q, "====== Quick ======\nFirst.\n", QUICK_FIRST, kind="created",
+                   user="erin", summary="first")
+        self.write(q, "====== Quick ======\nFirst, then second.\n",
+                   QUICK_FIRST + timedelta(seconds=30), kind="edited", user="erin",
+                   summary="second")
+
         for i in range(BUSY_REVISIONS):
             self.write("busy", f"====== Busy ======\nEdit number {i}.\n",
                        at(2015, 1, 1) + timedelta(days=i), kind="created" if i == 0 else "edited",
                        user="frank", summary=f"edit {i}")
 
         links = "\n".join(f"  * [[{p}]]" for p in ("guideline", "old_protocol", PRUNED, "busy",
-                                                   "external"))
+                                                   "external", "quick"))
         self.write("start", f"====== Start ======\n{links}\n", at(2023, 1, 1), kind="created",
                    summary="start")
         self.bed.reindex()
