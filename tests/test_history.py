@@ -354,3 +354,14 @@ def test_a_revision_that_failed_is_reported_and_archived_next_time(tmp_path):
             )
     finally:
         wiki.bed.stop()
+
+
+def test_frictionless_validates_the_history_tables(history):
+    from test_datapackage import failures, validate  # the real `frictionless validate`
+
+    tables = history["out"] / "tables"
+    code, report = validate(tables)
+    assert code == 0 and report["valid"], failures(report)
+    rows = {task["name"]: task["stats"].get("rows", 0) for task in report["tasks"]}
+    for name in HISTORY_TABLES:
+        assert rows[name] == pq.read_metadata(tables / f"{name}.parquet").num_rows > 0, name
