@@ -45,6 +45,8 @@ class CrawlSummary:
     warc_files: list[str]
     export: ExportResult
     tables_dir: Path
+    revisions: int = 0  # old revisions requested (--history)
+    sources: int = 0  # page sources requested (--source)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,8 @@ class CrawlSummary:
             "failed_pages": self.failed_pages,
             "warc_files": self.warc_files,
             "tables": self.export.rows,
+            "revisions": self.revisions,
+            "sources": self.sources,
             "unreadable_dates": len(self.export.unreadable_dates),
         }
 
@@ -73,6 +77,9 @@ class CrawlSummary:
             lines.append(
                 f"Stopped before the end ({self.outcome}): the next run fetches what is missing"
             )
+        if self.revisions or self.sources:
+            lines.append(f"History: {self.revisions} old revisions and {self.sources} sources "
+                         "requested")
         lines += [
             f"WARC files: {', '.join(self.warc_files) or 'none'}",
         ]
@@ -129,4 +136,6 @@ def run_crawl(overrides: dict[str, Any]) -> CrawlSummary:
         warc_files=stats.get("warc/files", []),
         export=export,
         tables_dir=Layout(Path(settings.get("WIKI_OUT_DIR"))).tables,
+        revisions=stats.get("wiki/revisions_fetched", 0),
+        sources=stats.get("wiki/sources_fetched", 0),
     )
