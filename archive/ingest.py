@@ -23,6 +23,7 @@ from warcio.timeutils import datetime_to_iso_date
 
 from archive.catalog import CATALOG_NAME, Catalog, OutdatedCatalog
 from archive.diff import diff_pages
+from archive.history import HistoryIngest
 from archive.reader import (
     ArchivedResponse,
     ArchiveError,
@@ -31,9 +32,10 @@ from archive.reader import (
     read_response,
     read_warcinfo,
 )
-from crawler.dokuwiki import page_id_from_url, request_kind
+from crawler.dokuwiki import history_view, page_id_from_url, request_kind
 from crawler.page import Page, content_sha256, pack_page, unpack_page
 from crawler.parse import parse_page
+from crawler.revisions import RevisionList
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,22 @@ def is_article(resp: ArchivedResponse) -> bool:
         and bool(resp.site)
         and page_id_from_url(resp.url, resp.site) is not None
     )
+
+
+def is_history(resp: ArchivedResponse) -> bool:
+    """A complete answer to a view of a history or source crawl: a revision list, an old
+    revision, a page's markup."""
+    return (
+        resp.status == 200
+        and not resp.truncated
+        and bool(resp.site)
+        and history_view(resp.url, resp.site) is not None
+    )
+
+
+def wants_body(resp: ArchivedResponse) -> bool:
+    """The responses whose payload the ingest reads."""
+    return is_article(resp) or is_history(resp)
 
 
 def is_feed(resp: ArchivedResponse) -> bool:
@@ -88,11 +106,17 @@ class CrawlIngest:
         catalog.start_crawl(crawl_id, site, mode, started_at)
         self.previous = catalog.last_crawl_id(site, before_seq=catalog.crawl_seq(crawl_id))
         self.before: dict[str, int | None] = {}  # each page's version before this crawl
-        self.captures = 0
+        self.history = HistoryIngest(catalog, crawl_id, date_format, self.pages)
+        self.captures = 0  # articles, revision lists, old revisions and sources recorded
 
-    def add(self, resp: ArchivedResponse) -> Page | None:
-        """Record one response; return the page it holds when it is an article."""
+    def add(self, resp: ArchivedResponse) -> Page | RevisionList | None:
+        """Record one response; return the page it holds when it is an article, the
+        revisions it lists when it is a revision list."""
         self._remember(resp)
+        if is_history(resp):
+            view = history_view(resp.url, resp.site)
+            self.captures += 1
+            return self.history.add(resp, view, self._body(resp))
         if not is_article(resp):
             return None
         page = parse_page(resp.url, self._body(resp), site=resp.site, date_format=self.date_format)
@@ -102,6 +126,7 @@ class CrawlIngest:
 
     def finish(self, summary: dict, files: list[str]) -> None:
         """The crawl's outcome and errors, the files now ingested; then commit."""
+        self.history.finish()
         self.catalog.finish_crawl(summary, self.captures)
         self.catalog.add_errors(self.crawl_id, summary.get("error_list", []))
         self.catalog.add_ingested_files(self.crawl_id, files)
@@ -243,7 +268,7 @@ def ingest_crawl(
     )
     try:
         for path in files:
-            for item in iter_file_records(path, want_body=is_article):
+            for item in iter_file_records(path, want_body=wants_body):
                 if isinstance(item, dict):
                     summary = item
                 else:

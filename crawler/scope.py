@@ -19,19 +19,22 @@ logger = logging.getLogger(__name__)
 
 
 class ScopeMiddleware:
-    def __init__(self, crawler: Crawler):
+    def __init__(self, crawler: Crawler, views: frozenset[str] = frozenset()):
         self.crawler = crawler
         self.stats = crawler.stats
+        self.views = views  # the extra views this crawl may fetch (history, source)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ScopeMiddleware:
-        if not crawler.settings.getbool("WIKI_SCOPE_ENABLED"):
+        settings = crawler.settings
+        if not settings.getbool("WIKI_SCOPE_ENABLED"):
             raise NotConfigured
-        return cls(crawler)
+        modes = {"history": "WIKI_HISTORY", "source": "WIKI_SOURCE"}
+        return cls(crawler, frozenset(m for m, name in modes.items() if settings.getbool(name)))
 
     def process_request(self, request: Request, spider: Spider = None) -> None:
         site = getattr(self.crawler.spider, "site", None)
-        if site is None or request_kind(request.url, site) is not None:
+        if site is None or request_kind(request.url, site, self.views) is not None:
             return None
         self.stats.inc_value("wiki/out_of_scope")
         logger.info("Out of scope, not fetched: %s", request.url)

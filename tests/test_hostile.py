@@ -102,7 +102,8 @@ def test_no_file_name_is_made_from_wiki_content(full_crawl):
     allowed = re.compile(
         r"(warc/wikiarchive-\d{17}-\d{5}\.warc\.gz"
         r"|catalog\.sqlite(-wal|-shm)?|\.wikiarchive\.lock"
-        r"|tables/(pages|footnotes|citations|links|page_versions|changes|crawls|errors)"
+        r"|tables/(pages|footnotes|citations|links|page_versions|changes|revisions|sources"
+        r"|crawls|errors)"
         r"\.(csv|parquet)|tables/datapackage\.json|indexes/index\.cdxj"
         r"|indexes/\.parts/wikiarchive-\d{17}-\d{5}\.warc\.gz\.\d+\.cdxj\.part)"
     )
