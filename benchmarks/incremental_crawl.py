@@ -1,6 +1,6 @@
 """Incremental recrawl vs full crawl on a generated wiki with 1% of its pages edited.
 
-Usage: python benchmarks/incremental.py [--pages 2000] [--edited 0.01]
+Usage: python benchmarks/incremental_crawl.py [--pages 2000] [--edited 0.01]
 Prints a Markdown table and writes it to benchmarks/RESULTS-incremental.md.
 Every request goes to the test DokuWiki on 127.0.0.1.
 """

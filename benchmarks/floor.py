@@ -1,0 +1,213 @@
+"""How close wikiarchive comes to the engine's floor: a bare Scrapy spider on the same URLs.
+
+Usage: python benchmarks/floor.py [--pages 2000] [--workers 2] [--concurrency 2,4]
+                                  [--output benchmarks/RESULTS-floor.md]
+
+One run generates a wiki of N pages (benchmarks/bulkgen.py), serves it with the real
+DokuWiki (`php -S`, 2 workers) on 127.0.0.1, renders every page once (warm caches), then
+measures, in turns, at each concurrency: a bare Scrapy spider fetching every article's
+permanent link and doing nothing else (benchmarks/bare_spider.py), and `wikiarchive crawl`
+end to end (crawl, WARC, catalog, tables); once: `wget --recursive --warc-file` with a
+reject list for action views (one request at a time), and `wikiarchive export` on one
+core. Reports pages/s, CPU per 1,000 pages (ours beside Scrapy's floor), peak RSS, and how
+long the tables took after the last response. Every request goes to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bulkgen import generate_fast
+from run import (
+    NO_OUTSIDE,
+    WGET_REJECT,
+    Measured,
+    article_ids_in_warc,
+    article_paths,
+    log,
+    measure,
+    stdlib_pass,
+)
+from wikigen import DokuWikiBed
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+FAST = ["--delay", "0", "-s", "AUTOTHROTTLE_ENABLED=False", "--log-level", "WARNING"]
+
+
+def last_response_time(out: Path) -> float:
+    """The latest WARC-Date of a response record in OUT/warc, as epoch seconds."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.timeutils import iso_date_to_datetime
+
+    latest = 0.0
+    for path in (out / "warc").glob("*.warc.gz"):
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type in ("response", "revisit"):
+                    when = iso_date_to_datetime(record.rec_headers.get_header("WARC-Date"),
+                                                tz_aware=True)
+                    latest = max(latest, when.timestamp())
+    return latest
+
+
+def bare(urls_file: Path, concurrency: int) -> tuple[Measured, int]:
+    run = measure([sys.executable, str(HERE / "bare_spider.py"), str(urls_file),
+                   str(concurrency)])
+    if run.returncode != 0:
+        raise RuntimeError(f"bare spider failed: {run.stderr[-2000:]}")
+    return run, int(run.stdout.split()[-1])
+
+
+def ours(site: str, out: Path, concurrency: int) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    run = measure([sys.executable, "-m", "crawler.cli", "crawl", site, "--out", str(out),
+                   *FAST, "--concurrency", str(concurrency)])
+    ended = datetime.now(UTC).timestamp()
+    if run.returncode != 0:
+        raise RuntimeError(f"crawl failed ({run.returncode}): {run.stderr[-3000:]}")
+    pages = int(run.stdout.split("pages,")[0].split()[-1])
+    requests = int(run.stdout.split("requests,")[0].split()[-1])
+    return {"run": run, "pages": pages, "requests": requests,
+            "after_last": ended - last_response_time(out)}
+
+
+def wget(site: str, work: Path, ids: set[str]) -> dict:
+    target = work / "wget"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir()
+    cmd = ["wget", "--recursive", "--level=inf", "--no-parent", "--no-verbose", "--tries=2",
+           f"--warc-file={target / 'crawl'}", "-P", str(target / "files"),
+           "--regex-type=pcre", f"--reject-regex={WGET_REJECT}", site]
+    run = measure(cmd, env=NO_OUTSIDE)
+    articles, responses, _ = article_ids_in_warc(target / "crawl.warc.gz", "/wiki/", ids)
+    return {"run": run, "pages": articles, "requests": responses}
+
+
+def export_one_core(out: Path) -> Measured:
+    run = measure(["taskset", "-c", "0", sys.executable, "-m", "crawler.cli", "export",
+                   str(out)])
+    if run.returncode != 0:
+        raise RuntimeError(f"export failed: {run.stderr[-2000:]}")
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", default="2,4")
+    parser.add_argument("--rounds", type=int, default=2, help="turns of each measurement")
+    parser.add_argument("--output", default=str(HERE / "RESULTS-floor.md"))
+    args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="wikiarchive-floor-") as tmp:
+        work = Path(tmp)
+        bed = DokuWikiBed(work / "wiki")
+        log(f"generating {args.pages} pages")
+        ids = generate_fast(bed, args.pages)
+        site = bed.start(workers=args.workers)
+        try:
+            paths = article_paths(ids)
+            urls = work / "urls.txt"
+            urls.write_text("".join(f"http://127.0.0.1:{bed.port}{p}\n" for p in paths))
+            log("rendering every page once (warm caches)")
+            stdlib_pass(bed, paths, 4)
+            load = os.getloadavg()[0]
+            results: dict = {"bare": {}, "ours": {}}
+            for level in levels:
+                for turn in range(args.rounds):
+                    log(f"c={level}, turn {turn + 1}: bare Scrapy")
+                    results["bare"].setdefault(level, []).append(bare(urls, level))
+                    log(f"c={level}, turn {turn + 1}: wikiarchive crawl")
+                    results["ours"].setdefault(level, []).append(
+                        ours(site, work / "out", level))
+            log("wget")
+            results["wget"] = wget(site, work, set(ids))
+            log("export on one core")
+            results["export"] = export_one_core(work / "out")
+            results["load"] = (load, os.getloadavg()[0])
+        finally:
+            bed.stop()
+    results["n"] = len(ids)
+    results["minutes"] = (time.perf_counter() - started) / 60
+    text = render(results, args)
+    print(text)
+    Path(args.output).write_text(text, encoding="utf-8")
+
+
+def best(runs: list, key) -> object:
+    return min(runs, key=key)
+
+
+def render(R: dict, args: argparse.Namespace) -> str:
+    n = R["n"]
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.strip()
+    L = [
+        f"# wikiarchive against the engine's floor ({n} pages)",
+        "",
+        f"Produced by `python benchmarks/floor.py --pages {args.pages} --workers "
+        f"{args.workers} --concurrency {args.concurrency}` at {head} in "
+        f"{R['minutes']:.1f} min: {os.cpu_count()} cores, DokuWiki (Debian) under `php -S` "
+        f"with {args.workers} workers on 127.0.0.1, warm caches. Each measurement ran "
+        f"{args.rounds} times in turns; the best wall time of each is shown. Load average "
+        f"{R['load'][0]:.1f} before, {R['load'][1]:.1f} after (other work shares the machine:"
+        " CPU seconds are steadier than wall time).",
+        "",
+        "| run | concurrency | seconds | pages | pages/s | vs bare Scrapy | CPU s / 1,000 pages |"
+        " peak RSS MB | tables ready after the last response |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for level in sorted(R["bare"]):
+        run, count = best(R["bare"][level], key=lambda r: r[0].seconds)
+        floor = count / run.seconds
+        L.append(f"| bare Scrapy spider (the floor) | {level} | {run.seconds:.1f} | {count} | "
+                 f"{floor:.0f} | 1.00x | {run.cpu / count * 1000:.1f} | "
+                 f"{run.maxrss_mb:.0f} | – |")
+        mine = best(R["ours"][level], key=lambda r: r["run"].seconds)
+        rate = mine["pages"] / mine["run"].seconds
+        L.append(f"| **wikiarchive crawl, end to end** | {level} | {mine['run'].seconds:.1f} | "
+                 f"{mine['pages']} | **{rate:.0f}** | **{rate / floor:.2f}x** | "
+                 f"{mine['run'].cpu / mine['pages'] * 1000:.1f} | "
+                 f"{mine['run'].maxrss_mb:.0f} | {mine['after_last']:.2f} s "
+                 f"({mine['after_last'] / n * 1000:.2f} s per 1,000 pages) |")
+    w = R["wget"]
+    wrate = w["pages"] / w["run"].seconds
+    L.append(f"| wget --recursive --warc-file (reject list) | 1 | {w['run'].seconds:.1f} | "
+             f"{w['pages']} | {wrate:.0f} | | {w['run'].cpu / max(w['pages'], 1) * 1000:.1f} | "
+             f"{w['run'].maxrss_mb:.0f} | – |")
+    e: Measured = R["export"]
+    L.append(f"| wikiarchive export from the WARCs, one core | 1 | {e.seconds:.1f} | {n} | "
+             f"{n / e.seconds:.0f} | | {e.cpu / n * 1000:.1f} | {e.maxrss_mb:.0f} | – |")
+    L += ["", "## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
+    for level in sorted(R["bare"]):
+        run, count = best(R["bare"][level], key=lambda r: r[0].seconds)
+        mine = best(R["ours"][level], key=lambda r: r["run"].seconds)
+        ratio = (mine["pages"] / mine["run"].seconds) / (count / run.seconds)
+        L.append(f"| end to end ≥ 0.7x a bare Scrapy spider at c={level} | {ratio:.2f}x | "
+                 f"{'**met**' if ratio >= 0.7 else '**missed**'} |")
+    mine2 = best(R["ours"][min(R["ours"])], key=lambda r: r["run"].seconds)
+    rate2 = mine2["pages"] / mine2["run"].seconds
+    L.append(f"| faster than wget's WARC crawl at c={min(R['ours'])} | {rate2:.0f} vs "
+             f"{wrate:.0f} pages/s | {'**met**' if rate2 > wrate else '**missed**'} |")
+    worst = max(r["after_last"] for runs in R["ours"].values() for r in runs)
+    L.append(f"| tables within 1 s per 1,000 pages after the last response | worst "
+             f"{worst:.2f} s for {n} pages | "
+             f"{'**met**' if worst <= n / 1000 else '**missed**'} |")
+    L.append(f"| export ≥ 1,000 pages/s on one core | {n / e.seconds:.0f} pages/s | "
+             f"{'**met**' if n / e.seconds >= 1000 else '**missed**'} |")
+    return "\n".join(L) + "\n"
+
+
+if __name__ == "__main__":
+    main()
