@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CATALOG_NAME = "catalog.sqlite"
 
 SCHEMA = """
@@ -30,7 +30,9 @@ CREATE TABLE crawls (
     errors INTEGER,
     failed_pages TEXT NOT NULL DEFAULT '[]',
     feed_last_modified TEXT,
-    feed_etag TEXT
+    feed_etag TEXT,
+    login TEXT,  -- the account the crawl logged in as; NULL: anonymous
+    not_readable INTEGER NOT NULL DEFAULT 0  -- pages the wiki refused to show it
 );
 CREATE TABLE page_versions (
     version_id INTEGER PRIMARY KEY,
@@ -53,6 +55,18 @@ CREATE TABLE page_state (
     warc_offset INTEGER NOT NULL,
     fetched_at TEXT NOT NULL,
     page BLOB  -- the capture parsed (compressed JSON), so tables need not parse it again
+);
+-- Pages whose latest answer was DokuWiki's "Permission Denied": the page's state and
+-- versions stay as the last readable capture left them.
+CREATE TABLE page_access (
+    page_id TEXT PRIMARY KEY,
+    access TEXT NOT NULL,
+    login TEXT,  -- the account refused; NULL: anonymous
+    since_crawl_id TEXT NOT NULL,  -- first of the crawls refused in a row (same account)
+    crawl_id TEXT NOT NULL,
+    warc_filename TEXT NOT NULL,
+    warc_offset INTEGER NOT NULL,
+    fetched_at TEXT NOT NULL
 );
 CREATE TABLE changes (
     from_crawl_id TEXT,
@@ -124,6 +138,7 @@ class CrawlMark:
     feed_last_modified: str | None
     feed_etag: str | None
     failed_pages: frozenset[str]
+    login: str | None = None  # the account it logged in as; None: anonymous
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +147,8 @@ class PreviousCrawl:
 
     crawls: tuple[CrawlMark, ...]
     captured_in: dict[str, str]  # page id -> crawl id, for pages that exist
+    # Pages the wiki last refused to show (Permission Denied): asked again every crawl.
+    denied: frozenset[str] = frozenset()
 
     @property
     def crawl_id(self) -> str:
@@ -189,13 +206,27 @@ class Catalog:
 
     # ---- crawls
 
-    def start_crawl(self, crawl_id: str, site: str, mode: str, started_at: str) -> None:
+    def start_crawl(
+        self, crawl_id: str, site: str, mode: str, started_at: str, login: str | None = None
+    ) -> None:
         """The crawl's row, 'running' until finish_crawl; both happen in one transaction."""
         self.db.execute(
-            "INSERT OR IGNORE INTO crawls (crawl_id, site, mode, started_at, outcome)"
-            " VALUES (?,?,?,?, 'running')",
-            (crawl_id, site, mode, started_at),
+            "INSERT OR IGNORE INTO crawls (crawl_id, site, mode, started_at, outcome, login)"
+            " VALUES (?,?,?,?, 'running', ?)",
+            (crawl_id, site, mode, started_at, login),
         )
+
+    def set_not_readable(self, crawl_id: str, pages: int) -> None:
+        self.db.execute(
+            "UPDATE crawls SET not_readable = ? WHERE crawl_id = ?", (pages, crawl_id)
+        )
+
+    def crawl_login(self, crawl_id: str) -> str | None:
+        """The account a crawl logged in as; None for an anonymous (or unknown) crawl."""
+        row = self.db.execute(
+            "SELECT login FROM crawls WHERE crawl_id = ?", (crawl_id,)
+        ).fetchone()
+        return row[0] if row else None
 
     def finish_crawl(self, summary: dict) -> None:
         self.start_crawl(
@@ -257,18 +288,27 @@ class Catalog:
 
     def previous_crawl(self, site: str) -> PreviousCrawl | None:
         rows = self.db.execute(
-            "SELECT crawl_id, outcome, started_at, feed_last_modified, feed_etag, failed_pages"
-            " FROM crawls WHERE site = ? ORDER BY seq",
+            "SELECT crawl_id, outcome, started_at, feed_last_modified, feed_etag, failed_pages,"
+            " login FROM crawls WHERE site = ? ORDER BY seq",
             (site,),
         ).fetchall()
         if not rows:
             return None
         marks = tuple(
-            CrawlMark(*row[:5], failed_pages=frozenset(json.loads(row["failed_pages"])))
+            CrawlMark(
+                *row[:5],
+                failed_pages=frozenset(json.loads(row["failed_pages"])),
+                login=row["login"],
+            )
             for row in rows
         )
         present = self.db.execute("SELECT page_id, crawl_id FROM page_state WHERE present = 1")
-        return PreviousCrawl(marks, {page_id: crawl_id for page_id, crawl_id in present})
+        denied = self.db.execute("SELECT page_id FROM page_access")
+        return PreviousCrawl(
+            marks,
+            {page_id: crawl_id for page_id, crawl_id in present},
+            frozenset(page_id for (page_id,) in denied),
+        )
 
     def set_feed(self, crawl_id: str, last_modified: str | None, etag: str | None) -> None:
         self.db.execute(
@@ -337,11 +377,48 @@ class Catalog:
         )
 
     def current_pages(self) -> Iterator[sqlite3.Row]:
-        """Pages that exist now, with their latest capture, in page-id order; streamed,
-        as each row carries the parsed page."""
+        """Pages that exist now, with their latest capture and access ('denied' when the
+        latest answer refused them, else NULL), in page-id order; streamed, as each row
+        carries the parsed page."""
         return self.db.execute(
-            "SELECT s.*, v.content_sha256 FROM page_state s JOIN page_versions v"
-            " USING (version_id) WHERE s.present = 1 ORDER BY s.page_id"
+            "SELECT s.*, v.content_sha256, a.access FROM page_state s JOIN page_versions v"
+            " USING (version_id) LEFT JOIN page_access a USING (page_id)"
+            " WHERE s.present = 1 ORDER BY s.page_id"
+        )
+
+    # ---- access
+
+    def access(self, page_id: str) -> sqlite3.Row | None:
+        """The page's refusal, when the wiki's latest answer for it was one."""
+        return self.db.execute(
+            "SELECT * FROM page_access WHERE page_id = ?", (page_id,)
+        ).fetchone()
+
+    def set_access(self, page_id: str, access: dict, capture: dict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO page_access VALUES (?,?,?,?,?,?,?,?)",
+            (
+                page_id,
+                access["access"],
+                access["login"],
+                access["since_crawl_id"],
+                capture["crawl_id"],
+                capture["warc_filename"],
+                capture["warc_offset"],
+                capture["fetched_at"],
+            ),
+        )
+
+    def clear_access(self, page_id: str) -> None:
+        self.db.execute("DELETE FROM page_access WHERE page_id = ?", (page_id,))
+
+    def refused_pages(self) -> Iterator[sqlite3.Row]:
+        """Every refusal, in page-id order, with the last crawl that could read the page
+        (``readable_crawl_id``, NULL when none could)."""
+        return self.db.execute(
+            "SELECT a.*, s.crawl_id AS readable_crawl_id FROM page_access a"
+            " LEFT JOIN page_state s ON s.page_id = a.page_id AND s.present = 1"
+            " ORDER BY a.page_id"
         )
 
     def versions(self) -> Iterator[sqlite3.Row]:

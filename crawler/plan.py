@@ -79,12 +79,16 @@ def plan_incremental(
     failed: Iterable[str],
     now: datetime,
     recent_days: float,
+    refused: Iterable[str] = (),
 ) -> Plan:
-    """Pages to fetch: edited since we last had them, new, gone from the index, or failed.
+    """Pages to fetch: edited since we last had them, new, gone from the index, failed,
+    or refused last time.
 
-    ``since`` maps each known page to the time from which its edits are news.
+    ``since`` maps each known page to the time from which its edits are news. ``refused``
+    pages (DokuWiki's Permission Denied) are asked again whatever the feed says: access
+    comes back without an edit, and the feed and index hide what the crawl may not read.
     """
-    known = set(since)
+    known = set(since) | set(refused)
     if listing is None:
         return Plan(frozenset(known), True, "the page index could not be read")
     if feed is None:
@@ -101,5 +105,5 @@ def plan_incremental(
         for item in feed.items
         if item.page_id in since and item.date >= since[item.page_id]
     }
-    fetch = changed | (listing - known) | (known - listing) | set(failed)
+    fetch = changed | (listing - known) | (known - listing) | set(failed) | set(refused)
     return Plan(frozenset(fetch), False, f"{len(changed)} changed in the feed")

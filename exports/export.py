@@ -13,6 +13,7 @@ from exports.datapackage import write_datapackage
 from exports.tables import (
     SCHEMAS,
     Provenance,
+    access_denied_row,
     change_row,
     citation_rows,
     crawl_row,
@@ -63,7 +64,8 @@ def write_tables(out_dir: Path, *, excel_safe: bool = False) -> ExportResult:
             if page.last_modified_raw and not page.last_modified:
                 unreadable.append(page.page_id)
             where = Provenance.of(state)
-            tables["pages"].write([page_row(page, where, state["content_sha256"])])
+            access = state["access"] or "readable"
+            tables["pages"].write([page_row(page, where, state["content_sha256"], access)])
             tables["footnotes"].write(footnote_rows(page, where.crawl_id))
             tables["citations"].write(citation_rows(page, where.crawl_id))
             tables["links"].write(link_rows(page, where.crawl_id))
@@ -71,6 +73,10 @@ def write_tables(out_dir: Path, *, excel_safe: bool = False) -> ExportResult:
         tables["changes"].write(change_row(c) for c in catalog.changes())
         tables["crawls"].write(crawl_row(c) for c in catalog.crawls())
         tables["errors"].write(error_row(e) for e in catalog.errors())
+        site = next(iter(catalog.sites()), "")
+        tables["access_denied"].write(
+            access_denied_row(r, site) for r in catalog.refused_pages()
+        )
         write_datapackage(tables.scratch)
     except BaseException:
         tables.abort()

@@ -26,13 +26,15 @@ from twisted.python.failure import Failure
 
 from archive.catalog import PreviousCrawl
 from crawler import settings as defaults
+from crawler.access import Denial, denial, login_lost
 from crawler.dokuwiki import START_PAGE, page_url, site_root
 from crawler.feed import Feed, parse_feed
-from crawler.outcome import FAILED, fatal_message, guarded, record_failure
+from crawler.login import LoginError, LoginMiddleware
+from crawler.outcome import FAILED, fail_crawl, fatal_message, guarded, record_failure
 from crawler.page import Page
 from crawler.parse import is_dokuwiki, parse_index, parse_page
 from crawler.plan import mark_since, page_since, pages_to_retry, plan_incremental
-from crawler.recorder import PAGE_META_KEY
+from crawler.recorder import DENIAL_META_KEY, PAGE_META_KEY
 from crawler.sitemap import sitemap_page_ids
 
 DEFAULT_SITE = defaults.WIKI_SITE
@@ -84,6 +86,9 @@ class WikiSpider(scrapy.Spider):
         self.fatal: str | None = None
         self.scheduled: set[str] = set()
         self.failed: set[str] = set()
+        self.denied: set[str] = set()  # pages DokuWiki refused to show (Permission Denied)
+        self.login_user: str | None = None  # set by from_crawler when the crawl logs in
+        self.login_method: str | None = None
         self.errors: list[dict[str, str | None]] = []
         self.namespaces: set[str] = set()
         self.is_wiki = False
@@ -106,6 +111,8 @@ class WikiSpider(scrapy.Spider):
         kwargs.setdefault("crawl_id", settings.get("WIKI_CRAWL_ID"))
         kwargs.setdefault("full", settings.get("WIKI_CRAWL_MODE") == "full")
         spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.login_user = settings.get("WIKI_LOGIN_USER") or None
+        spider.login_method = settings.get("WIKI_LOGIN_METHOD") if spider.login_user else None
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
 
@@ -121,6 +128,8 @@ class WikiSpider(scrapy.Spider):
     # ---- start
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        if not await self._log_in():
+            return
         # The feed is optional evidence, asked first (highest priority) but never waited
         # for: robots.txt may shut it out, or it may fail, and the crawl goes on.
         yield self._feed_request()
@@ -130,6 +139,20 @@ class WikiSpider(scrapy.Spider):
         else:
             # The start page proves the wiki and seeds the crawl.
             yield self._article(START_PAGE, probe=True)
+
+    async def _log_in(self) -> bool:
+        """Log in before the first request when the crawl has an account; False when the
+        login failed (the crawl is then failing, with the reason)."""
+        login = self.crawler.get_downloader_middleware(LoginMiddleware)
+        if login is None:
+            return True
+        try:
+            await login.log_in(self.site)
+        except LoginError as exc:
+            self.fatal = str(exc)
+            fail_crawl(self.crawler, str(exc))
+            return False
+        return True
 
     def parse_probe(self, response: Response) -> Iterator[scrapy.Request]:
         """The first page of the wiki: prove it is a DokuWiki, then crawl on."""
@@ -158,6 +181,10 @@ class WikiSpider(scrapy.Spider):
 
     def parse_article(self, response: Response) -> Iterator[scrapy.Request]:
         self.crawler.stats.inc_value("wiki/articles_fetched")
+        refused = self._denial(response)
+        if refused is not None:
+            self._refused(response, refused)
+            return
         if "links" not in self.discovery:
             return
         page = self._page(response)
@@ -170,6 +197,29 @@ class WikiSpider(scrapy.Spider):
             # An incremental crawl follows links only to pages it has never seen.
             if page_id not in known:
                 yield from self._follow(page_id)
+
+    def _denial(self, response: Response) -> Denial | None:
+        """DokuWiki's refusal, as the recorder found it on its way into the catalog."""
+        if PAGE_META_KEY in response.meta:
+            return None
+        if DENIAL_META_KEY in response.meta:
+            return response.meta[DENIAL_META_KEY]
+        return denial(response.body)  # not archived (a cached answer): judged here
+
+    def _refused(self, response: Response, refused: Denial) -> None:
+        """A page the crawl may not read: listed, never parsed, never a removal."""
+        page_id = response.meta.get("page_id")
+        if login_lost(refused, self.login_method):
+            message = (
+                f"the wiki no longer sees the login as {self.login_user}: it offered its "
+                f"login form again at {response.url}"
+            )
+            self.failed.add(page_id)
+            self._note_error(response.url, page_id, message)
+            self._fail(message)
+        self.denied.add(page_id)
+        self.crawler.stats.inc_value("wiki/articles_denied")
+        self.logger.info("Not readable (the wiki answered Permission Denied): %s", response.url)
 
     def _page(self, response: Response) -> Page:
         """The article as the recorder parsed it on its way into the catalog."""
@@ -226,24 +276,27 @@ class WikiSpider(scrapy.Spider):
             self.logger.info("Not fetched %s: %s", request.url, failure.getErrorMessage())
             self.crawler.stats.inc_value("wiki/requests_ignored")
             return self._probe_failed(request, message)
-        self.crawler.stats.inc_value("wiki/request_errors")
         self.logger.error("Failed %s: %s", request.url, message)
         if request.meta.get("page_id"):
             self.failed.add(request.meta["page_id"])
-        if len(self.errors) < MAX_ERRORS_KEPT:
-            self.errors.append(
-                {
-                    "url": request.url,
-                    "page_id": request.meta.get("page_id"),
-                    "error": message,
-                    "failed_at": datetime.now(UTC).isoformat(),
-                }
-            )
+        self._note_error(request.url, request.meta.get("page_id"), message)
         if request.meta.get("listing"):
             self.listing = None  # an incomplete index must not make pages look removed
         if request.meta.get("feed"):
             self.logger.warning("No recent-changes feed (%s): it is optional evidence", message)
         return self._probe_failed(request, message)
+
+    def _note_error(self, url: str, page_id: str | None, message: str) -> None:
+        self.crawler.stats.inc_value("wiki/request_errors")
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(
+                {
+                    "url": url,
+                    "page_id": page_id,
+                    "error": message,
+                    "failed_at": datetime.now(UTC).isoformat(),
+                }
+            )
 
     def _probe_failed(self, request: scrapy.Request, message: str) -> list[scrapy.Request]:
         """A probe that got no page: an incremental crawl tries the start page instead
@@ -268,8 +321,8 @@ class WikiSpider(scrapy.Spider):
             return
         if not self.incremental:
             # Pages known from earlier crawls but no longer linked or listed are fetched
-            # too: only the wiki saying so marks a page removed.
-            self._schedule(self.previous.present_pages)
+            # too: only the wiki saying so marks a page removed. So are pages it refused.
+            self._schedule(self.previous.present_pages | self.previous.denied)
             return
         margin = timedelta(seconds=self.crawler.settings.getfloat("WIKI_CHANGE_MARGIN"))
         plan = plan_incremental(
@@ -279,6 +332,7 @@ class WikiSpider(scrapy.Spider):
             failed=pages_to_retry(self.previous),
             now=datetime.now(UTC),
             recent_days=self.crawler.settings.getfloat("WIKI_RECENT_DAYS"),
+            refused=self.previous.denied,
         )
         self.logger.info("Incremental crawl: %d pages to fetch (%s)", len(plan.fetch), plan.reason)
         self.crawler.stats.set_value("wiki/plan_reason", plan.reason)
@@ -312,6 +366,8 @@ class WikiSpider(scrapy.Spider):
             "errors": stats.get_value("wiki/request_errors", 0)
             + stats.get_value("spider_exceptions/count", 0),
             "failed_pages": sorted(self.failed),
+            "not_readable_pages": sorted(self.denied),
+            "login": self.login_user,
             "error_list": self.errors,
             "plan": stats.get_value("wiki/plan_reason"),
         }
@@ -359,7 +415,7 @@ class WikiSpider(scrapy.Spider):
         # DokuWiki answers a conditional request for its feed; 304 means no change since
         # the previous crawl's feed. A cached feed may lag a few minutes behind the wiki,
         # which is safe: the next crawl starts from this feed's Last-Modified.
-        headers = conditional_headers(self.previous) if self.incremental else {}
+        headers = conditional_headers(self.previous, self.login_user) if self.incremental else {}
         return scrapy.Request(
             self.site + "feed.php?" + urlencode(query),
             headers=headers,
@@ -395,14 +451,16 @@ class WikiSpider(scrapy.Spider):
                 )
 
 
-def conditional_headers(previous: PreviousCrawl) -> dict[str, str]:
+def conditional_headers(previous: PreviousCrawl, login: str | None = None) -> dict[str, str]:
     """Validators of the newest feed, when every known page counts its edits from it.
 
     A 304 then means nothing changed for any page. When some pages count from an older
-    feed (a stopped crawl did not reach them), the whole feed is needed.
+    feed (a stopped crawl did not reach them), or that feed was another account's view
+    (DokuWiki's validators are the time of its cached feed, not of what it shows), the
+    whole feed is needed.
     """
     newest = previous.crawls[-1]
-    if not newest.feed_last_modified:
+    if not newest.feed_last_modified or newest.login != login:
         return {}
     since = mark_since(newest, timedelta(0))
     if any(t != since for t in page_since(previous, timedelta(0)).values()):
