@@ -18,6 +18,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from urllib.parse import urljoin
+
+from lxml import etree
+from lxml import html as lxml_html
 
 DENIED = "denied"
 LOGIN = "login"
@@ -80,6 +84,25 @@ def denial(html: bytes) -> Denial | None:
     if page_action(html) != DENIED:
         return None
     return Denial(logged_in=not offers_login_form(html))
+
+
+def login_form(html: bytes, url: str) -> tuple[str, list[tuple[str, str]]] | None:
+    """(where to post it, its fields as the browser would send them) of DokuWiki's login
+    form in the page served at *url*; None when there is none.
+
+    The fields are the hidden ones (``sectok``, ``id``, ``do``) and the empty ones; the
+    "remember me" box stays unticked, so the login lasts as long as the crawl's session.
+    """
+    if not offers_login_form(html):
+        return None
+    try:
+        forms = lxml_html.fromstring(html).xpath("//form[@id='dw__login']")
+    except (ValueError, etree.ParserError):
+        return None
+    if not forms:
+        return None
+    form = forms[0]
+    return urljoin(url, form.get("action") or url), list(form.form_values())
 
 
 def login_accepted(html: bytes) -> bool:

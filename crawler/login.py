@@ -38,7 +38,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import FormRequest, Response
 from w3lib.http import basic_auth_header
 
-from crawler.access import BASIC_LOGIN, FORM_LOGIN, login_accepted, offers_login_form
+from crawler.access import BASIC_LOGIN, FORM_LOGIN, login_accepted, login_form
 from crawler.dokuwiki import START_PAGE, is_same_site
 from crawler.outcome import describe
 
@@ -162,15 +162,14 @@ class LoginMiddleware:
                     self.credentials.method)
 
     async def _form_login(self, login_view: str) -> None:
-        form = await self._fetch(Request(login_view))
-        if form.status != 200 or not offers_login_form(form.body):
-            raise LoginError(f"no DokuWiki login form at {login_view} (HTTP {form.status})")
-        post = FormRequest.from_response(
-            form,
-            formid="dw__login",
-            formdata={"u": self.credentials.user, "p": self.credentials.password},
-        )
-        await self._fetch(post)
+        page = await self._fetch(Request(login_view))
+        form = login_form(page.body, page.url) if page.status == 200 else None
+        if form is None:
+            raise LoginError(f"no DokuWiki login form at {login_view} (HTTP {page.status})")
+        action, fields = form
+        filled = {"u": self.credentials.user, "p": self.credentials.password}
+        fields = [(k, v) for k, v in fields if k not in filled] + list(filled.items())
+        await self._fetch(FormRequest(action, formdata=fields))
         check = await self._fetch(Request(login_view))
         if not (check.status == 200 and login_accepted(check.body)):
             raise LoginError(

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from crawler.access import Denial, denial, login_accepted, login_lost, page_action
+from crawler.access import (
+    Denial,
+    denial,
+    login_accepted,
+    login_form,
+    login_lost,
+    page_action,
+)
 
 HTML_DIR = Path(__file__).parent / "html"
 ENGINES = ["igor", "mort_dokuwiki", "mort_bootstrap3", "mort_sprintdoc"]
@@ -39,6 +46,19 @@ def test_login_view_before_and_after_the_login(engine: str) -> None:
     assert (page_action(asked), login_accepted(asked)) == ("login", False)
     assert (page_action(shown), login_accepted(shown)) == ("show", True)
     assert denial(asked) is None and denial(shown) is None
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_login_form_fields_as_a_browser_sends_them(engine: str) -> None:
+    url = "http://127.0.0.1:8802/wiki/doku.php?id=start&do=login"
+    action, fields = login_form(sample(f"access_login_{engine}.html"), url)
+    assert action == "http://127.0.0.1:8802/wiki/doku.php?id=start"
+    # hidden token, page and action, the empty user and password; "remember me" unticked
+    assert [name for name, _ in fields] == ["sectok", "id", "do", "u", "p"]
+    assert dict(fields)["do"] == "login"
+    # A denied page offers the same form to an anonymous visitor, none to a user.
+    assert login_form(sample(f"access_denied_{engine}.html"), url) is not None
+    assert login_form(sample(f"access_denied_user_{engine}.html"), url) is None
 
 
 @pytest.mark.parametrize("name", NOT_DENIED)
