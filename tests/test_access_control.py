@@ -46,8 +46,13 @@ RESTRICTED = (
     f"{DENIED_TO_ALL}\t@ALL\t0",
 )
 EDITED = f"{PRIVATE_NS}:vasospasm"
-EDITED_TEXT = "====== Vasospasm after subarachnoid hemorrhage ======\nNimodipine is given for 21 days.\n"
+EDITED_TEXT = (
+    "====== Vasospasm after subarachnoid hemorrhage ======\nNimodipine is given for 21 days.\n"
+)
 PASSWORD_ENV = "WIKIARCHIVE_TEST_PASSWORD"
+# A cookie another server on the way sets during the logged-in crawl (PHP itself sends the
+# session cookie only when it starts a session, i.e. in the login exchange).
+PLANTED = "lb_session=planted-balancer-secret"
 
 
 def private_pages() -> set[str]:
@@ -278,6 +283,8 @@ def logged_in(tmp_path_factory):
         wrong = crawl(site, root / "wrong", *login_options("--summary-json",
                       str(root / "wrong.json")), password="not-the-password", expect=1)
         start = len(proxy.hits)
+        proxy.status(200, times=1, match="/robots.txt", body=b"User-agent: *\nDisallow:\n",
+                      headers={"Set-Cookie": f"{PLANTED}; path=/"})
         login = crawl(site, out, *login_options(), password=EDITOR_PASSWORD)
         login_hits = proxy.hits[start:]
         after_login = {n: table(out, n) for n in ("pages", "changes", "access_denied")}
@@ -379,8 +386,8 @@ def test_incremental_crawl_with_a_login_sees_private_edits(logged_in):
 
 
 def test_no_credential_in_any_record_or_table(logged_in):
-    secrets = _secrets(logged_in["hits"])
-    assert len(secrets) >= 3  # the password, the session and the auth cookie at least
+    secrets = _secrets(logged_in["hits"]) | {PLANTED.partition("=")[2].encode()}
+    assert len(secrets) >= 4  # the password, the session and the auth cookie at least
     out = logged_in["out"]
     places = {p.name: gzip.decompress(p.read_bytes()) for p in warc_files(out)}
     for path in (out / "tables").glob("*.csv"):
@@ -399,7 +406,7 @@ def test_logged_in_records_say_what_was_redacted(logged_in):
     assert info["wikiarchive-login-user"] == EDITOR_USER
     assert info["wikiarchive-login-method"] == "form"
     assert "Set-Cookie" in info["wikiarchive-redacted"] and "Cookie" in info["wikiarchive-redacted"]
-    kinds = set()
+    kinds, set_cookies = set(), []
     for record, _body in records(out, login_id):
         uri = record.rec_headers.get_header("WARC-Target-URI") or ""
         assert "do=login" not in uri  # the login exchange is not archived
@@ -409,11 +416,16 @@ def test_logged_in_records_say_what_was_redacted(logged_in):
             if uri.endswith("/robots.txt"):  # outside the wiki's path: no cookie goes there
                 assert cookie is None
                 continue
-            assert re.fullmatch(r"\w+=REDACTED(; \w+=REDACTED)+", cookie), cookie
+            # the login's two cookies (session and auth), never the planted one
+            assert re.fullmatch(r"DokuWiki=REDACTED; DW\w+=REDACTED", cookie), cookie
             kinds.add(record.rec_headers.get_header("WikiArchive-Redacted"))
         elif record.http_headers and record.http_headers.get_header("Set-Cookie"):
-            assert "=REDACTED;" in record.http_headers.get_header("Set-Cookie")
+            set_cookies.append((uri, record.http_headers.get_header("Set-Cookie"),
+                                record.rec_headers.get_header("WikiArchive-Redacted")))
     assert kinds == {"Cookie"}
+    assert [(urlsplit(uri).path, value, note) for uri, value, note in set_cookies] == [
+        ("/robots.txt", "lb_session=REDACTED; path=/", "Set-Cookie")
+    ]
 
 
 def _header(headers, name: str) -> str | None:
