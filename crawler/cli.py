@@ -301,12 +301,12 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
         "LOG_LEVEL": "ERROR" if options["quiet"] else options["log_level"].upper(),
         "WIKI_PROGRESS": "off" if options["quiet"] else "auto",
     }
-    if options["login"]:
+    if options.get("login"):
         # The user and where the password is; the password itself stays out of settings.
         settings["WIKI_LOGIN_USER"] = options["login"]
         settings["WIKI_LOGIN_METHOD"] = options["login_method"]
         settings["WIKI_PASSWORD_ENV"] = options["password_env"]
-        if options["password_file"]:
+        if options.get("password_file"):
             settings["WIKI_PASSWORD_FILE"] = str(options["password_file"])
     if options["log_file"]:
         settings["LOG_FILE"] = str(options["log_file"])
