@@ -299,6 +299,8 @@ def logged_in(tmp_path_factory):
         incremental_hits = proxy.hits[start:]
         yield {
             "bed": bed,
+            "proxy": proxy,
+            "site": site,
             "root": root,
             "out": out,
             "runs": {"anonymous": anonymous, "wrong": wrong, "login": login, "again": again,
@@ -383,6 +385,23 @@ def test_incremental_crawl_with_a_login_sees_private_edits(logged_in):
                if record.rec_type == "response"
                and "/feed.php" in record.rec_headers.get_header("WARC-Target-URI")]
     assert EDITED.encode() in feed
+
+
+def test_a_lost_login_fails_the_crawl_and_is_no_refusal(logged_in):
+    # The wiki answering as to a visitor who is not logged in (the login form on a
+    # Permission Denied page) in the middle of a logged-in crawl: its session ended.
+    anonymous_answer = (Path(__file__).parent / "html" / "access_denied_igor.html").read_bytes()
+    logged_in["proxy"].status(200, times=1, match=re.compile(r"id=magnesium$"),
+                              body=anonymous_answer,
+                              headers={"Content-Type": "text/html; charset=utf-8"})
+    out = logged_in["root"] / "lost"
+    result = crawl(logged_in["site"], out, *login_options(), password=EDITOR_PASSWORD, expect=1)
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert "the wiki no longer sees the login as editor" in result.stderr
+    errors = table(out, "errors")
+    assert "magnesium" in set(errors.page_id)
+    assert "magnesium" not in set(table(out, "access_denied").page_id)
+    assert table(out, "crawls").outcome.iloc[-1] == "failed"
 
 
 def test_no_credential_in_any_record_or_table(logged_in):
