@@ -77,12 +77,12 @@ def _password(settings: Any) -> str:
     path = settings.get("WIKI_PASSWORD_FILE")
     if path:
         try:
-            # One line; the newline an editor or `echo` leaves is not part of it.
-            password = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            # Its first line; the newline an editor or `echo` leaves is not part of it.
+            password = Path(path).read_text(encoding="utf-8").split("\n", 1)[0].rstrip("\r")
         except (OSError, UnicodeError) as exc:
             raise LoginError(f"cannot read the password file {path}: {describe(exc)}") from None
         if not password:
-            raise LoginError(f"the password file {path} is empty")
+            raise LoginError(f"the password file {path} has no password on its first line")
         return password
     name = settings.get("WIKI_PASSWORD_ENV")
     password = os.environ.get(name or "", "")

@@ -256,7 +256,10 @@ def test_the_denied_answer_is_archived_as_served(withdrawn):
 
 
 def test_export_from_the_warcs_alone_gives_the_same_tables(withdrawn, tmp_path):
-    out = withdrawn["out"]
+    assert_export_reproduces(withdrawn["out"], tmp_path)
+
+
+def assert_export_reproduces(out: Path, tmp_path: Path) -> None:
     (tmp_path / "warc").symlink_to(out / "warc")
     result = wikiarchive("export", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -387,6 +390,11 @@ def test_incremental_crawl_with_a_login_sees_private_edits(logged_in):
     assert EDITED.encode() in feed
 
 
+def test_export_of_logged_in_crawls_gives_the_same_tables(logged_in, tmp_path):
+    # The account of each crawl comes back from its warcinfo, and with it every judgement.
+    assert_export_reproduces(logged_in["out"], tmp_path)
+
+
 def test_a_lost_login_fails_the_crawl_and_is_no_refusal(logged_in):
     # The wiki answering as to a visitor who is not logged in (the login form on a
     # Permission Denied page) in the middle of a logged-in crawl: its session ended.
@@ -476,7 +484,7 @@ def gated(tmp_path_factory):
     root = tmp_path_factory.mktemp("gated")
     bed = corpus_wiki(root / "wiki", acl=RESTRICTED, http_auth=(EDITOR_USER, EDITOR_PASSWORD))
     password_file = root / "password"
-    password_file.write_text(EDITOR_PASSWORD + "\n")
+    password_file.write_text(EDITOR_PASSWORD + "\nanything after the first line\n")
     wrong_file = root / "wrong-password"
     wrong_file.write_text("nope\n")
     try:
@@ -513,6 +521,14 @@ def test_basic_auth_refused_is_one_line(gated: dict) -> None:
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
     assert "refused the HTTP basic auth of editor (HTTP 401)" in result.stderr
     assert not list(out.glob("warc/*"))
+
+
+def test_anonymous_crawl_of_a_gated_wiki_says_how_to_log_in(gated: dict) -> None:
+    out = gated["root"] / "anonymous"
+    result = crawl(gated["bed"].base_url, out, expect=1)
+    error = result.stderr.splitlines()[-1]  # after the feed's warning in the log
+    assert error.startswith("Error: ") and "asks for a password (HTTP 401" in error
+    assert "--login-method basic" in error
 
 
 def test_missing_password_is_refused_before_anything_is_fetched(gated: dict) -> None:

@@ -156,6 +156,11 @@ class WikiSpider(scrapy.Spider):
 
     def parse_probe(self, response: Response) -> Iterator[scrapy.Request]:
         """The first page of the wiki: prove it is a DokuWiki, then crawl on."""
+        if response.status == 401 and not self.login_user:
+            self._fail(
+                f"{self.site} asks for a password (HTTP 401 at {response.url}): log in with "
+                "--login USER --login-method basic"
+            )
         if response.status != 200 or not is_dokuwiki(response.body):
             self._fail(
                 f"{self.site} does not look like a DokuWiki "
