@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 CATALOG_NAME = "catalog.sqlite"
 
 SCHEMA = """
@@ -31,6 +31,9 @@ CREATE TABLE crawls (
     failed_pages TEXT NOT NULL DEFAULT '[]',
     feed_last_modified TEXT,
     feed_etag TEXT,
+    sitemap_last_modified TEXT,
+    sitemap_etag TEXT,
+    captures INTEGER NOT NULL DEFAULT 0,  -- articles it archived (pages, missing or removed)
     login TEXT,  -- the account the crawl logged in as; NULL: anonymous
     not_readable INTEGER NOT NULL DEFAULT 0  -- pages the wiki refused to show it
 );
@@ -108,6 +111,10 @@ CREATE TABLE warc_files (
 """
 
 
+# A crawl the tables list: it archived a page, met errors, or did not finish.
+RECORDED = "(captures > 0 OR COALESCE(errors, 0) > 0 OR outcome != 'finished')"
+
+
 class CatalogError(Exception):
     """A catalog this version cannot use."""
 
@@ -138,6 +145,9 @@ class CrawlMark:
     feed_last_modified: str | None
     feed_etag: str | None
     failed_pages: frozenset[str]
+    # The sitemap the crawl got, for a conditional request (its Last-Modified as sent).
+    sitemap_last_modified: str | None = None
+    sitemap_etag: str | None = None
     login: str | None = None  # the account it logged in as; None: anonymous
 
 
@@ -147,6 +157,8 @@ class PreviousCrawl:
 
     crawls: tuple[CrawlMark, ...]
     captured_in: dict[str, str]  # page id -> crawl id, for pages that exist
+    # page id -> the last-update date the version we hold states (wiki-local), or None
+    held: dict[str, str | None] = field(default_factory=dict)
     # Pages the wiki last refused to show (Permission Denied): asked again every crawl.
     denied: frozenset[str] = frozenset()
 
@@ -228,13 +240,13 @@ class Catalog:
         ).fetchone()
         return row[0] if row else None
 
-    def finish_crawl(self, summary: dict) -> None:
+    def finish_crawl(self, summary: dict, captures: int = 0) -> None:
         self.start_crawl(
             summary["crawl_id"], summary["site"], summary["mode"], summary["started_at"]
         )
         self.db.execute(
             "UPDATE crawls SET finished_at = ?, outcome = ?, pages = ?, requests = ?, errors = ?,"
-            " failed_pages = ? WHERE crawl_id = ?",
+            " failed_pages = ?, captures = ? WHERE crawl_id = ?",
             (
                 summary.get("finished_at"),
                 summary.get("finish_reason") or "interrupted",
@@ -242,6 +254,7 @@ class Catalog:
                 summary.get("requests"),
                 summary.get("errors"),
                 json.dumps(sorted(summary.get("failed_pages", []))),
+                captures,
                 summary["crawl_id"],
             ),
         )
@@ -277,8 +290,43 @@ class Catalog:
     def crawls(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM crawls ORDER BY seq").fetchall()
 
+    def recorded_crawls(self) -> list[sqlite3.Row]:
+        """Crawls that archived a page, met errors or did not finish: those the tables
+        list. A crawl that found nothing to fetch stays in the catalog only."""
+        return self.db.execute(f"SELECT * FROM crawls WHERE {RECORDED} ORDER BY seq").fetchall()
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def last_seq(self) -> int:
+        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM crawls").fetchone()[0]
+
+    def touched_after(self, seq: int) -> set[str]:
+        """What the crawls after ``seq`` changed: 'crawls' (a recorded crawl), 'pages'
+        (a page captured), 'versions', 'changes', 'errors'."""
+        later = "(SELECT crawl_id FROM crawls WHERE seq > ?)"
+        queries = {
+            "crawls": f"SELECT 1 FROM crawls WHERE seq > ? AND {RECORDED}",
+            "pages": "SELECT 1 FROM crawls WHERE seq > ? AND captures > 0",
+            "versions": f"SELECT 1 FROM page_versions WHERE first_crawl_id IN {later}"
+            f" OR last_crawl_id IN {later}",
+            "changes": f"SELECT 1 FROM changes WHERE to_crawl_id IN {later}",
+            "errors": f"SELECT 1 FROM errors WHERE crawl_id IN {later}",
+        }
+        touched = set()
+        for name, query in queries.items():
+            args = (seq,) * query.count("?")
+            if self.db.execute(query + " LIMIT 1", args).fetchone():
+                touched.add(name)
+        return touched
+
     def last_crawl_id(self, site: str, before_seq: int | None = None) -> str | None:
-        query = "SELECT crawl_id FROM crawls WHERE site = ?"
+        """The latest recorded crawl of the site (before ``before_seq``)."""
+        query = f"SELECT crawl_id FROM crawls WHERE site = ? AND {RECORDED}"
         args: list = [site]
         if before_seq is not None:
             query += " AND seq < ?"
@@ -289,7 +337,8 @@ class Catalog:
     def previous_crawl(self, site: str) -> PreviousCrawl | None:
         rows = self.db.execute(
             "SELECT crawl_id, outcome, started_at, feed_last_modified, feed_etag, failed_pages,"
-            " login FROM crawls WHERE site = ? ORDER BY seq",
+            " sitemap_last_modified, sitemap_etag, login FROM crawls WHERE site = ?"
+            " ORDER BY seq",
             (site,),
         ).fetchall()
         if not rows:
@@ -298,16 +347,28 @@ class Catalog:
             CrawlMark(
                 *row[:5],
                 failed_pages=frozenset(json.loads(row["failed_pages"])),
+                sitemap_last_modified=row["sitemap_last_modified"],
+                sitemap_etag=row["sitemap_etag"],
                 login=row["login"],
             )
             for row in rows
         )
-        present = self.db.execute("SELECT page_id, crawl_id FROM page_state WHERE present = 1")
+        present = self.db.execute(
+            "SELECT s.page_id, s.crawl_id, v.last_modified FROM page_state s"
+            " JOIN page_versions v USING (version_id) WHERE s.present = 1"
+        ).fetchall()
         denied = self.db.execute("SELECT page_id FROM page_access")
         return PreviousCrawl(
             marks,
-            {page_id: crawl_id for page_id, crawl_id in present},
+            {page_id: crawl_id for page_id, crawl_id, _ in present},
+            {page_id: last_modified for page_id, _, last_modified in present},
             frozenset(page_id for (page_id,) in denied),
+        )
+
+    def set_sitemap(self, crawl_id: str, last_modified: str | None, etag: str | None) -> None:
+        self.db.execute(
+            "UPDATE crawls SET sitemap_last_modified = ?, sitemap_etag = ? WHERE crawl_id = ?",
+            (last_modified, etag, crawl_id),
         )
 
     def set_feed(self, crawl_id: str, last_modified: str | None, etag: str | None) -> None:
@@ -420,6 +481,13 @@ class Catalog:
             " LEFT JOIN page_state s ON s.page_id = a.page_id AND s.present = 1"
             " ORDER BY a.page_id"
         )
+
+    def presence(self) -> dict[str, bool]:
+        """Every page the archive knows: whether it exists as of the latest crawl."""
+        return {
+            page_id: bool(present)
+            for page_id, present in self.db.execute("SELECT page_id, present FROM page_state")
+        }
 
     def versions(self) -> Iterator[sqlite3.Row]:
         return self.db.execute("SELECT * FROM page_versions ORDER BY page_id, version_id")

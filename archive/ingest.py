@@ -63,6 +63,10 @@ def is_feed(resp: ArchivedResponse) -> bool:
     return resp.status in (200, 304) and request_kind(resp.url, resp.site or "") == "feed"
 
 
+def is_sitemap(resp: ArchivedResponse) -> bool:
+    return request_kind(resp.url, resp.site or "") == "sitemap"
+
+
 class CrawlIngest:
     """Applies one crawl's archived responses to the catalog, in the order archived.
 
@@ -101,6 +105,7 @@ class CrawlIngest:
         self.before: dict[str, int | None] = {}  # each page's version before this crawl
         self.access_before: dict[str, sqlite3.Row | None] = {}  # and its refusal, if any
         self.denied: set[str] = set()  # pages refused to this crawl
+        self.captures = 0  # articles archived: pages, missing, removed or refused
 
     def add(self, resp: ArchivedResponse) -> Page | Denial | None:
         """Record one response; return the page it holds when it is an article, or the
@@ -109,6 +114,7 @@ class CrawlIngest:
         if not is_article(resp):
             return None
         body = self._body(resp)
+        self.captures += 1
         refused = denial(body)
         if refused is not None:
             self._deny(resp, refused)
@@ -119,7 +125,7 @@ class CrawlIngest:
 
     def finish(self, summary: dict, files: list[str]) -> None:
         """The crawl's outcome and errors, the files now ingested; then commit."""
-        self.catalog.finish_crawl(summary)
+        self.catalog.finish_crawl(summary, self.captures)
         self.catalog.set_not_readable(self.crawl_id, len(self.denied))
         self.catalog.add_errors(self.crawl_id, summary.get("error_list", []))
         self.catalog.add_ingested_files(self.crawl_id, files)
@@ -269,6 +275,8 @@ class CrawlIngest:
             )
         if is_feed(resp):
             self.catalog.set_feed(self.crawl_id, _iso_http_date(resp.last_modified), resp.etag)
+        elif is_sitemap(resp) and resp.status in (200, 304):
+            self.catalog.set_sitemap(self.crawl_id, resp.last_modified, resp.etag)
 
 
 def _unchanged(page_id: str, last_modified: str | None, kind: str) -> PageChange:
@@ -371,8 +379,9 @@ def sync_catalog(out_dir: Path) -> str:
         return "rebuilt"
     try:
         catalog = Catalog(path)
-    except OutdatedCatalog as exc:
-        logger.info("%s; rebuilding it from the WARC files", exc)
+    except (OutdatedCatalog, sqlite3.DatabaseError) as exc:
+        # Derived data: an outdated or damaged catalog is made again from the WARCs.
+        logger.warning("%s: %s; rebuilding it from the WARC files", path.name, exc)
         rebuild_catalog(out_dir)
         return "rebuilt"
     try:

@@ -94,12 +94,12 @@ def package_wacz(
         raise PackageError(f"no closed WARC file in {out_dir / 'warc'}: nothing to package")
     try:
         pages = current_pages(out_dir)
+        sites = {read_warcinfo(w).get("wikiarchive-site") for w in warcs} - {None, ""}
     except (ArchiveError, CatalogError, OSError, ValueError) as exc:
         raise PackageError(f"cannot read the archive in {out_dir}: {exc}") from exc
     if not pages:
         raise PackageError(f"the catalog of {out_dir} lists no current page")
     if title is None:
-        sites = {read_warcinfo(w).get("wikiarchive-site") for w in warcs} - {None, ""}
         title = "Archive of " + ", ".join(sorted(sites)) if sites else "wikiarchive"
     try:
         wacz_path.parent.mkdir(parents=True, exist_ok=True)

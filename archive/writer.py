@@ -154,7 +154,7 @@ class RotatingWarcWriter:
         directory: Path,
         *,
         prefix: str,
-        info: dict[str, str],
+        info: dict[str, str] | Callable[[], dict[str, str]],
         max_size: int = 1_000_000_000,
         clock: Callable[[], datetime] = utc_now,
         make_id: Callable[[], str] = new_record_id,
@@ -269,7 +269,10 @@ class RotatingWarcWriter:
         # "x": never overwrite an existing archive file
         self._file = open(self._path, "xb")  # noqa: SIM115
         self._writer = RecordWriter(self._file, clock=self._clock, make_id=self._make_id)
-        self._writer.write(self._writer.warcinfo(name, self.info))
+        # Fields that are learnt during the crawl (the delay robots.txt asks for) are
+        # read when each file opens.
+        info = self.info() if callable(self.info) else self.info
+        self._writer.write(self._writer.warcinfo(name, info))
 
     def _final_name(self) -> str:
         assert self._path is not None

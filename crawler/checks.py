@@ -19,9 +19,36 @@ LIFECYCLE = "crawler.lifecycle.ArchiveLifecycle"
 LOGIN = "crawler.login.LoginMiddleware"
 
 
+# Numbers read by our components: a value that is none is refused before the crawl.
+NUMBERS = {
+    "WIKI_MAX_PAGES": "getint",
+    "WIKI_FEED_ITEMS": "getint",
+    "WIKI_RECENT_DAYS": "getfloat",
+    "WIKI_CHANGE_MARGIN": "getfloat",
+    "WIKI_SITEMAP_MAXSIZE": "getint",
+    "WIKI_PROGRESS_INTERVAL": "getfloat",
+    "WIKI_RETRY_BACKOFF": "getfloat",
+    "WIKI_RETRY_BACKOFF_MAX": "getfloat",
+    "WIKI_RETRY_AFTER_MAX": "getfloat",
+    "WARC_MAX_SIZE": "getint",
+    "CONCURRENT_REQUESTS": "getint",
+    "DOWNLOAD_DELAY": "getfloat",
+    "DOWNLOAD_TIMEOUT": "getfloat",
+    "RETRY_TIMES": "getint",
+}
+
+
 def settings_problems(settings: BaseSettings) -> list[str]:
     """One line per setting this crawl cannot honour; empty when all is well."""
     problems = []
+    for name, getter in NUMBERS.items():
+        try:
+            value = getattr(settings, getter)(name)
+        except (TypeError, ValueError):
+            problems.append(f"{name}={settings.get(name)!r} is not a number")
+            continue
+        if value < 0:
+            problems.append(f"{name}={value} is negative")
     if not settings.getbool("WARC_ENABLED"):
         problems.append("WARC_ENABLED=False: the WARC files are the archive; it cannot be off")
     if settings.get("WARC_DIR"):

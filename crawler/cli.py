@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sqlite3
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,11 +18,9 @@ import click
 from crawler import settings as defaults
 from crawler.dates import parse_wiki_date
 from crawler.dokuwiki import site_root
+from crawler.exits import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE
 
 DEFAULT_OUT = "wikiarchive-data"
-EXIT_USAGE = 2  # bad command line, or settings the archive cannot honour
-EXIT_PARTIAL = 3  # some pages failed, or the crawl was stopped; the next run completes it
-EXIT_BUSY = 4  # another run holds the output folder
 
 
 DISCOVERY_MEANS = frozenset(defaults.WIKI_DISCOVERY)
@@ -32,6 +32,90 @@ class Failure(click.ClickException):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def run_options(*, summary: bool = True, quiet: bool = True) -> Callable:
+    """The options every command that runs for a while shares: ``--log-file``,
+    ``--log-level``, and where they make sense ``--quiet`` and ``--summary-json``."""
+    options = []
+    if quiet:
+        options.append(click.option(
+            "--quiet", is_flag=True, help="Print errors only: no progress, no summary (for cron)."
+        ))
+    options.append(click.option(
+        "--log-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the log to this file instead of the terminal.",
+    ))
+    options.append(click.option(
+        "--log-level",
+        type=click.Choice(LOG_LEVELS, case_sensitive=False),
+        default="INFO",
+        show_default=True,
+        help="How much is logged.",
+    ))
+    if summary:
+        options.append(click.option(
+            "--summary-json",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write a machine-readable summary of the run here (for monitoring); "
+            "written on failure too.",
+        ))
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+class Run:
+    """One command's run: its log set up, its outcome printed (unless quiet) and written
+    as JSON (``--summary-json``), failures included."""
+
+    def __init__(
+        self,
+        command: str,
+        out_dir: Path,
+        *,
+        quiet: bool = False,
+        log_file: Path | None = None,
+        log_level: str = "INFO",
+        summary_json: Path | None = None,
+        **base: Any,
+    ):
+        self.quiet = quiet
+        self.report = SummaryReport(
+            summary_json, {"command": command, "out_dir": str(out_dir), **base}
+        )
+        handler: logging.Handler
+        if log_file is not None:
+            try:
+                handler = logging.FileHandler(log_file, encoding="utf-8")
+            except OSError as exc:
+                raise click.ClickException(f"cannot write {log_file}: {exc.strerror}") from None
+        else:
+            handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
+        logging.basicConfig(
+            level="ERROR" if quiet else log_level.upper(), handlers=[handler], force=True
+        )
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, click.ClickException):
+            self.report.failed(exc.format_message(), exc.exit_code)
+
+    def done(self, text: str, fields: dict[str, Any]) -> None:
+        self.report.write({"outcome": "done", **fields, "exit_code": 0, "error": None})
+        if not self.quiet:
+            click.echo(text)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -126,28 +210,7 @@ def main() -> None:
     metavar="NAME=VALUE",
     help="Any Scrapy setting, e.g. -s AUTOTHROTTLE_ENABLED=False (repeatable).",
 )
-@click.option(
-    "--quiet",
-    is_flag=True,
-    help="Print errors only: no progress, no summary (for cron).",
-)
-@click.option(
-    "--log-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the crawl's log to this file instead of the terminal.",
-)
-@click.option(
-    "--summary-json",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a machine-readable summary of the run here (for monitoring).",
-)
-@click.option(
-    "--log-level",
-    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-    default="INFO",
-    show_default=True,
-    help="How much the crawl logs.",
-)
+@run_options()
 def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
     """Crawl SITE_URL (default: the Neurosurgery Wiki) into OUT."""
     from crawler.lock import Busy
@@ -168,7 +231,9 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
     if options["password_file"] and not options["login"]:
         raise click.BadParameter("give the user name with --login", param_hint="--password-file")
     settings = crawl_settings(site, out_dir, **options)
-    report = SummaryReport(options["summary_json"], site=site, out_dir=out_dir)
+    report = SummaryReport(
+        options["summary_json"], {"command": "crawl", "site": site, "out_dir": str(out_dir)}
+    )
     try:
         ensure_writable(out_dir)
         ensure_reachable(site)
@@ -181,12 +246,12 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
         raise Failure(f"cannot crawl with these settings: {exc}", EXIT_USAGE) from None
     except (CrawlError, click.ClickException) as exc:
         message = exc.message if isinstance(exc, click.ClickException) else str(exc)
-        report.failed(message, 1)
+        report.failed(message, EXIT_FAILED)
         raise click.ClickException(message) from None
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        report.failed(describe(exc), 1)
+        report.failed(describe(exc), EXIT_FAILED)
         raise click.ClickException(f"the crawl failed: {describe(exc)}") from None
-    code = EXIT_PARTIAL if summary.failed_pages or not summary.complete else 0
+    code = summary.exit_code
     report.done(summary, code)
     if not options["quiet"]:
         click.echo(summary.render())
@@ -212,9 +277,9 @@ def check_date_format(date_format: str | None) -> None:
     is_flag=True,
     help="In CSV files, defuse cells a spreadsheet would run as formulas.",
 )
-def export(out_dir: Path, date_format: str | None, excel_safe: bool) -> None:
+@run_options()
+def export(out_dir: Path, date_format: str | None, excel_safe: bool, **speak: Any) -> None:
     """Rebuild OUT_DIR/tables from the WARC files in OUT_DIR/warc alone."""
-    check_date_format(date_format)
     from archive.catalog import CatalogError
     from archive.index import update_index
     from archive.reader import ArchiveError
@@ -222,22 +287,28 @@ def export(out_dir: Path, date_format: str | None, excel_safe: bool) -> None:
     from crawler.lock import Busy, locked
     from exports.export import export_tables
 
-    warc_dir = out_dir / "warc"
-    if not warc_dir.is_dir():
-        raise click.ClickException(f"{warc_dir} does not exist: nothing to export")
-    ensure_writable(out_dir)
-    try:
-        with locked(out_dir):
-            recover_open_files(warc_dir)
-            result = export_tables(out_dir, date_format=date_format, excel_safe=excel_safe)
-            update_index(out_dir)
-    except Busy as exc:
-        raise Failure(str(exc), EXIT_BUSY) from None
-    except (ArchiveError, CatalogError) as exc:
-        raise click.ClickException(f"cannot export {out_dir}: {exc}") from None
-    except (OSError, sqlite3.Error) as exc:
-        raise click.ClickException(f"cannot write to {out_dir}: {exc}") from None
-    click.echo(result.render(out_dir / "tables"))
+    with Run("export", out_dir, **speak) as run:
+        check_date_format(date_format)
+        warc_dir = out_dir / "warc"
+        if not warc_dir.is_dir():
+            raise click.ClickException(f"{warc_dir} does not exist: nothing to export")
+        ensure_writable(out_dir)
+        try:
+            with locked(out_dir):
+                recover_open_files(warc_dir)
+                result = export_tables(out_dir, date_format=date_format, excel_safe=excel_safe)
+                update_index(out_dir)
+        except Busy as exc:
+            raise Failure(str(exc), EXIT_BUSY) from None
+        except (ArchiveError, CatalogError) as exc:
+            raise click.ClickException(f"cannot export {out_dir}: {exc}") from None
+        except (OSError, sqlite3.Error) as exc:
+            raise click.ClickException(f"cannot write to {out_dir}: {exc}") from None
+        run.done(result.render(out_dir / "tables"), {
+            "tables": result.rows,
+            "rewritten": result.rewritten,
+            "unreadable_dates": len(result.unreadable_dates),
+        })
 
 
 @main.command()
@@ -255,10 +326,17 @@ def export(out_dir: Path, date_format: str | None, excel_safe: bool) -> None:
 @click.option(
     "--crawl", "crawl_id", metavar="CRAWL_ID", help="With --diff: its change in this crawl."
 )
+@run_options(summary=False, quiet=False)
 def changes(
-    out_dir: Path, since: str | None, output: str, diff_page: str | None, crawl_id: str | None
+    out_dir: Path,
+    since: str | None,
+    output: str,
+    diff_page: str | None,
+    crawl_id: str | None,
+    **speak: Any,
 ) -> None:
     """What changed in OUT_DIR's wiki: by default, in its latest crawl."""
+    Run("changes", out_dir, **speak)  # its output is the answer: no --quiet
     from archive.catalog import CATALOG_NAME, Catalog, CatalogError
     from exports.change_views import (
         ReportError,
@@ -328,17 +406,17 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
 class SummaryReport:
     """The run's outcome as JSON, for monitoring (``--summary-json``); written on failure too."""
 
-    def __init__(self, path: Path | None, *, site: str, out_dir: Path):
+    def __init__(self, path: Path | None, base: dict[str, Any]):
         self.path = path
-        self.base = {"site": site, "out_dir": str(out_dir)}
+        self.base = base
 
     def done(self, summary: Any, exit_code: int) -> None:
-        self._write({**summary.as_dict(), "exit_code": exit_code, "error": None})
+        self.write({**summary.as_dict(), "exit_code": exit_code, "error": None})
 
     def failed(self, message: str, exit_code: int) -> None:
-        self._write({"outcome": "failed", "exit_code": exit_code, "error": message})
+        self.write({"outcome": "failed", "exit_code": exit_code, "error": message})
 
-    def _write(self, fields: dict[str, Any]) -> None:
+    def write(self, fields: dict[str, Any]) -> None:
         if self.path is None:
             return
         try:
@@ -374,7 +452,8 @@ def ensure_writable(out_dir: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="HTML file to write (default: OUT_DIR/report.html).",
 )
-def report(out_dir: Path, output: Path | None) -> None:
+@run_options()
+def report(out_dir: Path, output: Path | None, **speak: Any) -> None:
     """Write an HTML report of OUT_DIR: crawl history, pages and footnotes per crawl, and
     the latest changes with their diffs and citations. The file is self-contained (no
     script, nothing loaded from elsewhere)."""
@@ -382,26 +461,27 @@ def report(out_dir: Path, output: Path | None) -> None:
     from archive.reader import ArchiveError
     from exports.html_report import write_report
 
-    if not out_dir.is_dir():
-        raise click.ClickException(f"{out_dir} is not a folder")
-    if not (out_dir / CATALOG_NAME).exists():
-        raise click.ClickException(
-            f"{out_dir / CATALOG_NAME} does not exist: crawl first (or run export)"
-        )
-    output = output if output is not None else out_dir / "report.html"
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
-    try:
-        path = write_report(out_dir, output)
-    except (CatalogError, ArchiveError, sqlite3.Error) as exc:
-        raise click.ClickException(f"cannot read {out_dir}: {exc}") from None
-    except OSError as exc:
-        writing = str(exc.filename or "").startswith(str(output))  # the file or its scratch
-        what = f"write {output}" if writing else f"read {out_dir}"
-        raise click.ClickException(f"cannot {what}: {exc.strerror or exc}") from None
-    click.echo(f"Report written to {path}")
+    with Run("report", out_dir, **speak) as run:
+        if not out_dir.is_dir():
+            raise click.ClickException(f"{out_dir} is not a folder")
+        if not (out_dir / CATALOG_NAME).exists():
+            raise click.ClickException(
+                f"{out_dir / CATALOG_NAME} does not exist: crawl first (or run export)"
+            )
+        output = output if output is not None else out_dir / "report.html"
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+        try:
+            path = write_report(out_dir, output)
+        except (CatalogError, ArchiveError, sqlite3.Error) as exc:
+            raise click.ClickException(f"cannot read {out_dir}: {exc}") from None
+        except OSError as exc:
+            writing = str(exc.filename or "").startswith(str(output))  # the file or its scratch
+            what = f"write {output}" if writing else f"read {out_dir}"
+            raise click.ClickException(f"cannot {what}: {exc.strerror or exc}") from None
+        run.done(f"Report written to {path}", {"report": str(path)})
 
 
 @main.command("package")
@@ -418,26 +498,33 @@ def report(out_dir: Path, output: Path | None) -> None:
     help="Title replay tools show for the archive (default: 'Archive of SITE_URL').",
 )
 @click.option("--description", help="A description stored in the WACZ's datapackage.json.")
-def package(out_dir: Path, wacz_path: Path, title: str | None, description: str | None) -> None:
+@run_options()
+def package(
+    out_dir: Path, wacz_path: Path, title: str | None, description: str | None, **speak: Any
+) -> None:
     """Package OUT_DIR into one WACZ file: its WARC files, their CDXJ index and a page
     list of every current article (URL, title, capture time), for ReplayWeb.page."""
     from archive.package import PackageError, package_wacz
     from crawler.lock import Busy, locked
 
-    if wacz_path.suffix.lower() != ".wacz":
-        raise click.BadParameter("the file name must end in .wacz", param_hint="--wacz")
-    if not (out_dir / "warc").is_dir():
-        raise click.ClickException(f"{out_dir / 'warc'} does not exist: nothing to package")
-    try:
-        with locked(out_dir):  # not while a crawl is writing the archive
-            result = package_wacz(out_dir, wacz_path, title=title, description=description)
-    except Busy as exc:
-        raise Failure(str(exc), EXIT_BUSY) from None
-    except PackageError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot package {out_dir}: {exc.strerror or exc}") from None
-    click.echo(result.render())
+    with Run("package", out_dir, **speak) as run:
+        if wacz_path.suffix.lower() != ".wacz":
+            raise click.BadParameter("the file name must end in .wacz", param_hint="--wacz")
+        if not (out_dir / "warc").is_dir():
+            raise click.ClickException(f"{out_dir / 'warc'} does not exist: nothing to package")
+        try:
+            with locked(out_dir):  # not while a crawl is writing the archive
+                result = package_wacz(out_dir, wacz_path, title=title, description=description)
+        except Busy as exc:
+            raise Failure(str(exc), EXIT_BUSY) from None
+        except PackageError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot package {out_dir}: {exc.strerror or exc}") from None
+        run.done(result.render(), {
+            "wacz": str(result.path), "warc_files": result.warc_files, "pages": result.pages,
+            "bytes": result.size,
+        })
 
 
 if __name__ == "__main__":

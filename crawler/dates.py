@@ -2,14 +2,16 @@
 
 DokuWiki prints dates with its ``dformat`` setting (strftime directives, default
 ``%Y/%m/%d %H:%M``) in the server's time zone.  We return the wiki's own
-wall-clock time as ISO 8601 without converting time zones.  Pure and cached.
+wall-clock time as ISO 8601 without converting time zones.  Newer releases also
+give the exact time in ``<time datetime="2024-06-07T03:00:00+0000">``:
+:func:`parse_exact_date` reads that.  Pure and cached.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 
 # Month names of the languages a DokuWiki is most likely to be set to; matched
@@ -217,7 +219,9 @@ def _search_defaults(text: str) -> tuple[str | None, str] | None:
     """The earliest date in *text* by the default formats, or None."""
     best: tuple[int, int, tuple[str | None, str]] | None = None
     for regex, to_iso in _default_candidates():
-        match = regex.search(text)
+        # Once a date starts the text, only another one starting there can win: an
+        # anchored match fails at once where a search would scan the whole text.
+        match = regex.match(text) if best is not None and best[0] == 0 else regex.search(text)
         if match is None:
             continue
         # Earliest wins; at the same start the longer match (with a time) wins.
@@ -242,3 +246,38 @@ def _iso_day_month(groups: dict[str, str | None]) -> str | None:
     else:
         return None  # ambiguous (or impossible): never guess day-first vs month-first
     return _iso({**groups, "d": str(day), "m": str(month)})
+
+
+# HTML's datetime attribute as PHP writes it: DATE_ISO8601 ("+0000") or DATE_ATOM ("+00:00").
+_EXACT = re.compile(
+    r"\s*(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)"
+    r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_exact_date(value: str) -> tuple[str, str | None] | None:
+    """(wall-clock ISO date-time, UTC ISO date-time or None) of a ``datetime`` attribute.
+
+    The first is the local time the value states, to the second, without its offset
+    (as :func:`parse_wiki_date` gives it); the second is that instant in UTC
+    (``...+00:00``), None when the value has no offset. None when it is no date-time.
+    """
+    found = _EXACT.match(value)
+    if found is None:
+        return None
+    day, clock, offset = found.groups()
+    try:
+        local = datetime.fromisoformat(f"{day}T{clock}").replace(microsecond=0)
+        if offset is None:
+            return local.isoformat(), None
+        if offset.upper() == "Z":
+            offset = "+00:00"
+        elif len(offset) == 3:
+            offset += ":00"
+        elif ":" not in offset:
+            offset = f"{offset[:3]}:{offset[3:]}"
+        exact = datetime.fromisoformat(f"{local.isoformat()}{offset}")
+    except ValueError:
+        return None
+    return local.isoformat(), exact.astimezone(UTC).isoformat()

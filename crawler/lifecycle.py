@@ -22,13 +22,13 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 
 from archive.catalog import Catalog, PreviousCrawl
-from archive.index import update_index
+from archive.index import index_path, update_index
 from archive.ingest import sync_catalog
 from archive.layout import Layout
 from archive.recover import recover_open_files
 from crawler.checks import settings_problems
 from crawler.lock import folder_lock
-from crawler.outcome import FAILED, describe, record_failure
+from crawler.outcome import BUSY_STAT, FAILED, describe, record_failure
 from exports.export import ExportResult, write_tables
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class ArchiveLifecycle:
             self.layout.root.mkdir(parents=True, exist_ok=True)
             self.lock.acquire(timeout=0)
         except Timeout:
-            self.crawler.stats.set_value("wiki/busy", True)
+            self.crawler.stats.set_value(BUSY_STAT, True)
             return BUSY, f"another wikiarchive run is using {self.layout.root}"
         except OSError as exc:
             return FAILED, f"cannot write to {self.layout.root}: {exc.strerror or exc}"
@@ -131,7 +131,9 @@ class ArchiveLifecycle:
             self.lock.release()
 
     def publish(self) -> ExportResult:
-        """The tables (and what describes them) from the catalog, and the CDXJ index."""
+        """The tables (and what describes them) from the catalog, and the CDXJ index; a
+        crawl that changed nothing rewrites neither."""
         result = write_tables(self.layout.root, excel_safe=self.excel_safe)
-        update_index(self.layout.root)
+        if result.rewritten or not index_path(self.layout.root).exists():
+            update_index(self.layout.root)
         return result

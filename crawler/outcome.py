@@ -18,10 +18,15 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.utils.defer import deferred_from_coro
 
+from crawler.exits import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
+
 logger = logging.getLogger(__name__)
 
 FATAL_STAT = "wiki/fatal"
+BUSY_STAT = "wiki/busy"  # another run holds the output folder
+PAGES_FAILED_STAT = "wiki/pages_failed"  # pages given up after retries, fetched next run
 FAILED = "failed"  # the finish reason of a crawl that could not do its job
+
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
@@ -68,6 +73,18 @@ def guarded(handler: Handler) -> Handler:
             return None
 
     return wrapper  # type: ignore[return-value]
+
+
+def exit_status(crawler: Crawler) -> int:
+    """The exit status a finished crawl's stats call for."""
+    stats = crawler.stats
+    if stats.get_value(BUSY_STAT):
+        return EXIT_BUSY
+    if fatal_message(crawler) is not None:
+        return EXIT_FAILED
+    if stats.get_value("finish_reason") != "finished" or stats.get_value(PAGES_FAILED_STAT):
+        return EXIT_PARTIAL
+    return EXIT_OK
 
 
 def describe(exc: BaseException) -> str:

@@ -11,6 +11,12 @@ import json
 import zlib
 from dataclasses import dataclass, fields
 
+# How the parser found the article (Page.layout).
+LAYOUT_RENDERER = "renderer"  # by DokuWiki's section divs or footnotes, in any template
+LAYOUT_WIKIPAGE = "wikipage"  # the default template's <!-- wikipage start/stop -->
+LAYOUT_PARAGRAPHS = "paragraphs"  # plain paragraphs only: a page without headings
+LAYOUT_UNKNOWN = "unknown"  # none of these: the template's whole content area was taken
+
 
 @dataclass(frozen=True, slots=True)
 class Footnote:
@@ -38,10 +44,17 @@ class Page:
     namespace: str
     exists: bool
     body_text: str
-    last_modified: str | None
-    last_modified_raw: str | None
+    last_modified: str | None  # the wiki's wall-clock time, ISO 8601 without offset
+    last_modified_raw: str | None  # the date as displayed; None: no date found at all
     footnotes: tuple[Footnote, ...]
     links: tuple[Link, ...]
+    # Fields added later keep defaults, so pages packed before them still unpack.
+    # The same instant in UTC (ISO 8601, "+00:00") when the page states its offset
+    # (<time datetime="...">), else None.
+    last_modified_utc: str | None = None
+    # How the parser found the article (LAYOUT_* above); None for pages packed before
+    # it was recorded.
+    layout: str | None = None
 
 
 def content_sha256(page: Page) -> str:

@@ -1,8 +1,18 @@
 """Parse a served DokuWiki page into a :class:`Page` (pure, no I/O).
 
-Built on lxml's HTML parser (BeautifulSoup only when lxml cannot build a tree).
-The article is found by DokuWiki's own markers first (``<!-- wikipage start -->``,
-``div.page``, ``#dokuwiki__content``), so another template degrades gracefully.
+Built on lxml's HTML parser (BeautifulSoup only when lxml cannot build a tree), one
+tree per page. What is read follows DokuWiki's renderer, not a template, so the same
+page gives the same Page under any template or release:
+
+* the article is what the renderer wrote (section headings and ``div.levelN``, the
+  footnotes), wherever the template put it, without what the template adds around or
+  inside it (page tools, share menus, breadcrumbs, panels, the table of contents);
+* the date comes from the page info line wherever the template prints it, an exact
+  ``<time datetime>`` first;
+* identifiers come from the text a reader sees, a link's target only where its text
+  shows none.
+
+``Page.layout`` says how the article was found, so an unknown template shows.
 """
 
 from __future__ import annotations
@@ -10,13 +20,13 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from html import unescape as html_unescape
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 from lxml import etree
 
-from crawler.dates import parse_wiki_date
+from crawler.dates import parse_exact_date, parse_wiki_date
 from crawler.dokuwiki import (
     START_PAGE,
     clean_id,
@@ -25,7 +35,15 @@ from crawler.dokuwiki import (
     page_id_from_url,
     page_url,
 )
-from crawler.page import Footnote, Link, Page
+from crawler.page import (
+    LAYOUT_PARAGRAPHS,
+    LAYOUT_RENDERER,
+    LAYOUT_UNKNOWN,
+    LAYOUT_WIKIPAGE,
+    Footnote,
+    Link,
+    Page,
+)
 
 Element = etree._Element
 
@@ -109,10 +127,13 @@ def _collapse(text: str) -> str:
 
 
 # Text a reader sees: never the code of a script or style, even inside a footnote.
-_XP_VISIBLE_TEXT = etree.XPath(
+_VISIBLE_TEXT = (
     "descendant-or-self::text()"
     "[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"
 )
+# Plain strings: lxml's "smart" ones, which know their element, cost more to make.
+_XP_VISIBLE_TEXT = etree.XPath(_VISIBLE_TEXT, smart_strings=False)
+_XP_VISIBLE_TEXT_NODES = etree.XPath(_VISIBLE_TEXT)
 
 
 def _text(el: Element) -> str:
@@ -124,7 +145,9 @@ def _has_class(class_name: str) -> str:
 
 
 _XP_START = etree.XPath("//comment()[contains(., 'wikipage start')]")
-_XP_ARTICLE = tuple(
+# id() is a lookup in the parser's table of ids; //*[@id=...] would visit every element.
+_XP_SCOPE = etree.XPath("id('dokuwiki__content')")
+_XP_FALLBACK = tuple(
     etree.XPath(xp)
     for xp in (
         f"//*[@id='dokuwiki__content']//div[{_has_class('page')}]",
@@ -136,18 +159,123 @@ _XP_ARTICLE = tuple(
 )
 _XP_CANONICAL = etree.XPath("//head/link[@rel='canonical']/@href|//link[@rel='canonical']/@href")
 _XP_ROBOTS = etree.XPath("//meta[translate(@name, 'ROBTS', 'robts')='robots']/@content")
-_XP_DOCINFO = etree.XPath("//*[contains(@class, 'docInfo')]")
-
-
-def _docinfo(root: Element) -> str:
-    """Text of the docInfo line(s); div.docInfo first, it is cheaper than the XPath."""
-    found = [el for el in root.iter("div") if "docInfo" in (el.get("class") or "")]
-    return " ".join(_text(el) for el in found or _XP_DOCINFO(root))
 _JSINFO = re.compile(r"\bJSINFO\s*=\s*")
 
+# What DokuWiki's renderer writes, whatever the template: a section is a heading followed by
+# <div class="levelN">, the footnotes are one <div class="footnotes">.
+_LEVEL_CLASS = re.compile(r"^level[1-6]$")
+# A page without headings or footnotes still has the renderer's bare paragraphs.
+_XP_PARAGRAPHS = etree.XPath(".//p[not(@class) and not(@id)]")
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+# Blocks the renderer writes at the top of a page, before its first heading.
+_PLAIN_BLOCKS = frozenset({"p", "ul", "ol", "dl", "pre", "blockquote", "hr", "table"})
+# Classes of the renderer's (and common syntax plugins') top-level divs. A template's own
+# divs (clearer, page-content, msg-area, dw-page-icons, ...) are not among them.
+_RENDERER_DIV_CLASS = re.compile(
+    r"^(?:level[1-6]|table|code|file|footnotes|secedit|sectionedit\d+|editbutton_\w+|"
+    r"plugin[_\w-]*|wrap[_\w-]*|box[_\w-]*|note[_\w-]*|dw__toc|toc)$"
+)
+_INVISIBLE = frozenset({"script", "style", "noscript", "template"})
 
-def _article(root: Element) -> list[Element]:
-    """Top-level elements of the rendered wiki page."""
+def _is_block(el: Element) -> int:
+    """1 for a section div, 2 for the footnotes div, 0 for anything else."""
+    classes = _classes(el)
+    if "footnotes" in classes:
+        return 2
+    return 1 if any(_LEVEL_CLASS.match(c) for c in classes) else 0
+
+
+def _blocks(scope: Element) -> list[Element]:
+    """The section and footnotes divs under *scope*, in document order."""
+    # A Python loop over the divs costs less than an XPath testing @class on each.
+    found = []
+    for div in scope.iter("div"):
+        cls = div.get("class")
+        if cls and (cls.startswith("level") or "footnotes" in cls) and _is_block(div):
+            found.append(div)
+    return found
+
+
+def _renderer_like(el: Element) -> bool | None:
+    """True for a block the renderer may write at top level, None for one to step over
+    (invisible, a comment), False for template chrome."""
+    tag = el.tag
+    if not isinstance(tag, str) or tag in _INVISIBLE:
+        return None
+    if el.get("id") == "dw__toc":
+        return True
+    if tag in _HEADINGS:  # DokuWiki gives every heading an id (its anchor)
+        return el.get("id") is not None
+    if el.get("id") is not None:
+        return False
+    if tag in _PLAIN_BLOCKS:
+        return True
+    if tag == "div":
+        return all(_RENDERER_DIV_CLASS.match(c) for c in _classes(el))
+    return False
+
+
+def _run(container: Element, first: Element, last: Element, *, forward: bool) -> list[Element]:
+    """Children of *container* from *first* to *last*, widened over renderer-like blocks
+    before *first* (text above the first heading) and, if *forward*, after *last*."""
+    children = list(container)
+    start, end = children.index(first), children.index(last)
+    for i in range(start - 1, -1, -1):
+        sibling = children[i]
+        if not isinstance(sibling.tag, str) and "wikipage start" in (sibling.text or ""):
+            break
+        kind = _renderer_like(sibling)
+        if kind is False:
+            break
+        if kind:
+            start = i
+    if forward:
+        for i in range(end + 1, len(children)):
+            kind = _renderer_like(children[i])
+            if kind is False:
+                break
+            if kind:
+                end = i
+    return [el for el in children[start : end + 1] if isinstance(el.tag, str)]
+
+
+def _densest(
+    candidates: list[Element], *, top: bool = False
+) -> tuple[Element, Element, Element] | None:
+    """(parent, first, last) of the parent holding most *candidates*, first one on ties.
+
+    With *top*, parents inside a section are left out: sections of a page included into a
+    section (include plugin) are not the page's own.
+    """
+    groups: dict[Element, list[Element]] = {}
+    for el in candidates:
+        parent = el.getparent()
+        if parent is not None:
+            groups.setdefault(parent, []).append(el)
+    if top and len(groups) > 1:
+        groups = {
+            parent: members for parent, members in groups.items()
+            if not any(_is_block(a) == 1 for a in parent.iterancestors("div"))
+            and _is_block(parent) != 1
+        } or groups
+    if not groups:
+        return None
+    parent, members = max(groups.items(), key=lambda item: len(item[1]))
+    return parent, members[0], members[-1]
+
+
+def _article(root: Element) -> tuple[list[Element], str]:
+    """Top-level elements of the rendered wiki page, and how they were found.
+
+    DokuWiki's renderer output is recognised by its own markup (section divs, footnotes),
+    wherever the template puts it: inside ``#dokuwiki__content`` when the template has
+    one (sidebars and included pages stay outside), the parent holding most sections.
+    """
+    scopes = _XP_SCOPE(root)
+    for scope in (scopes[0], root) if scopes else (root,):
+        found = _densest(_blocks(scope), top=True)
+        if found:
+            return _run(*found, forward=False), LAYOUT_RENDERER
     starts = _XP_START(root)
     if starts:
         nodes = []
@@ -157,13 +285,97 @@ def _article(root: Element) -> list[Element]:
                     break
                 continue
             nodes.append(sibling)
-        if nodes:
-            return nodes
-    for xpath in _XP_ARTICLE:
+        return nodes, LAYOUT_WIKIPAGE
+    for scope in (scopes[0], root) if scopes else (root,):
+        found = _densest(_XP_PARAGRAPHS(scope))
+        if found:
+            return _run(*found, forward=True), LAYOUT_PARAGRAPHS
+    for xpath in _XP_FALLBACK:
         found = xpath(root)
         if found:
-            return [found[0]]
-    return [root]
+            return [found[0]], LAYOUT_UNKNOWN
+    return [root], LAYOUT_UNKNOWN
+
+
+# --------------------------------------------------------------------------- date
+
+# Where templates print "Last modified": DokuWiki's tpl_pageinfo() writes the page file
+# name in a <bdi> ("magnesium.txt", "magnesium.1552558920.txt.gz"), whatever element
+# the template wraps it in; templates with a page info of their own mark it with a class.
+_XP_PAGEINFO_BDI = etree.XPath("//bdi[contains(., '.txt')]/parent::*")
+_XP_PAGEINFO_CLASS = etree.XPath(
+    "//*[contains(@class, 'nfo') or contains(@class, 'ooter') or contains(@class, 'odif')]"
+)
+_PAGEINFO_CLASSES = frozenset({
+    "docinfo", "doc-info", "pageinfo", "page-info", "page_info", "page-footer", "pagefooter",
+    "page_footer", "lastmod", "last-modified", "lastmodified", "modified",
+})
+# Looking for those classes visits every element: done only when one is in the text.
+_PAGEINFO_HINTS = ("docInfo", "docinfo", "ooter", "nfo", "odif", "astmod")
+_XP_TIME = etree.XPath(".//time[@datetime]")
+_XP_TITLES = etree.XPath(".//@title")
+
+
+def _pageinfo(root: Element, text: str) -> list[Element]:
+    """The elements holding the page info line, outermost only, in document order."""
+    found = _XP_PAGEINFO_BDI(root)
+    if not found and any(hint in text for hint in _PAGEINFO_HINTS):
+        found = [
+            el for el in _XP_PAGEINFO_CLASS(root)
+            if not _PAGEINFO_CLASSES.isdisjoint(map(str.lower, _classes(el)))
+        ]
+    if len(found) > 1:
+        chosen = set(found)
+        found = [el for el in found if not any(a in chosen for a in el.iterancestors())]
+    return found
+
+
+def _page_date(
+    root: Element, text: str, nodes: list[Element], date_format: str | None
+) -> tuple[str | None, str | None, str | None, str]:
+    """(last modified, as displayed, in UTC, page info text) of the page.
+
+    An exact ``<time datetime>`` in the page info wins over the displayed text; then the
+    displayed text (or a ``title`` that holds the date when the text does not); then a
+    ``<time datetime>`` anywhere outside the article.
+    """
+    infos = _pageinfo(root, text)
+    texts = [_text(el) for el in infos]
+    info_text = " ".join(texts)
+    for el in infos:
+        for time_el in _XP_TIME(el):
+            exact = _exact(time_el)
+            if exact:
+                return (*exact, info_text)
+    fallback: tuple[str | None, str | None] = (None, None)
+    for el, shown in zip(infos, texts, strict=True):
+        parsed, raw = parse_wiki_date(shown, date_format)
+        if parsed:
+            return parsed, raw, None, info_text
+        for title in _XP_TITLES(el):
+            titled, titled_raw = parse_wiki_date(str(title), date_format)
+            if titled:
+                return titled, titled_raw, None, info_text
+        if raw and not fallback[1]:
+            fallback = (parsed, raw)
+    if fallback[1]:
+        return (*fallback, None, info_text)
+    inside = set(nodes)
+    for time_el in root.iter("time"):
+        if time_el.get("datetime") and not any(a in inside for a in time_el.iterancestors()):
+            exact = _exact(time_el)
+            if exact:
+                return (*exact, info_text)
+    return None, None, None, info_text
+
+
+def _exact(time_el: Element) -> tuple[str, str, str | None] | None:
+    """(wall-clock time, displayed text, UTC) of a <time datetime> element, or None."""
+    exact = parse_exact_date(time_el.get("datetime") or "")
+    if exact is None:
+        return None
+    local, utc = exact
+    return local, _text(time_el) or time_el.get("datetime", "").strip(), utc
 
 
 # --------------------------------------------------------------------------- body text
@@ -337,9 +549,12 @@ _PMID_URL = re.compile(r"(?:pubmed\.ncbi\.nlm\.nih\.gov/|ncbi\.nlm\.nih\.gov/pub
 _PMCID_TEXT = re.compile(r"PMC(?:ID\s*:?\s*(?:PMC)?)?(\d{3,9})(?!\d)", re.I)
 _PMCID_URL = re.compile(r"/(?:pmc/)?articles/(PMC\d{3,9})\b", re.I)
 _DOI_URL = re.compile(r"^https?://(?:dx\.)?doi\.org/(10\.\d{4,9}/\S+)$", re.I)
-_DOI_TEXT = re.compile(r"(10\.\d{4,9}/[^\s\"<>]+)")
+# A DOI's suffix may hold any printable character, <> of SICI DOIs included; what ends it
+# in running text is whitespace, and _trim_doi() drops the sentence's punctuation.
+_DOI_TEXT = re.compile(r"(10\.\d{4,9}/[^\s\"]+)")
 _FN_NUMBER = re.compile(r"\d+")
 _EXTERNAL_CLASSES = frozenset({"urlextern", "interwiki"})
+_NOWHERE = 1 << 62  # position of a link whose place in the text is unknown: last
 
 
 def _search_token(regex: re.Pattern[str], text: str) -> re.Match[str] | None:
@@ -352,7 +567,8 @@ def _search_token(regex: re.Pattern[str], text: str) -> re.Match[str] | None:
 
 
 def _trim_doi(doi: str) -> str:
-    """Undo DokuWiki typography in a DOI and drop punctuation that ends the sentence."""
+    """Undo DokuWiki typography in a DOI and drop punctuation that ends the sentence;
+    brackets stay when balanced: ``10.1016/S0140-6736(20)32518-6``."""
     doi = doi.replace("\u00d7", "x")  # DokuWiki renders 123x456 as 123×456
     while doi:
         last = doi[-1]
@@ -362,41 +578,109 @@ def _trim_doi(doi: str) -> str:
             doi = doi[:-1]
         elif last == "]" and doi.count("[") < doi.count("]"):
             doi = doi[:-1]
+        elif last == ">" and doi.count("<") < doi.count(">"):
+            doi = doi[:-1]
         else:
             break
     return doi
 
 
-def _doi(text: str, urls: Iterable[str]) -> str | None:
-    # Hrefs are not rewritten by the typography, so they are the better source.
-    for url in urls:
-        found = _DOI_URL.match(url)
-        if found:
-            return _trim_doi(unquote(found.group(1)).split("#")[0])
+# Each identifier read from running text: (position, value), or None.
+
+
+def _doi_in_text(text: str) -> tuple[int, str] | None:
     found = _search_token(_DOI_TEXT, text)
-    return _trim_doi(found.group(1)) or None if found else None
+    if found is None:
+        return None
+    doi = found.group(1)
+    start = found.start()
+    if text[max(0, start - 8) : start].lower() == "doi.org/":  # a doi.org URL written out
+        doi = unquote(doi).split("#")[0]
+    doi = _trim_doi(doi)
+    return (start, doi) if doi else None
 
 
-def _pmid(text: str, urls: Iterable[str]) -> str | None:
+def _pmid_in_text(text: str) -> tuple[int, str] | None:
+    # "PMID: 123" or a PubMed URL written out (its host's dots make it no token).
     found = _search_token(_PMID_TEXT, text)
-    if found:
-        return found.group(1)
-    for url in urls:
-        found = _PMID_URL.search(url)
-        if found:
-            return found.group(1)
-    return None
+    if "nih.gov/" in text:  # the URL pattern has no literal start: only where it can be
+        in_url = _PMID_URL.search(text)
+        if in_url and (found is None or in_url.start() < found.start()):
+            found = in_url
+    return (found.start(), found.group(1)) if found else None
 
 
-def _pmcid(text: str, urls: Iterable[str]) -> str | None:
+def _pmcid_in_text(text: str) -> tuple[int, str] | None:
     found = _search_token(_PMCID_TEXT, text)
-    if found:
-        return "PMC" + found.group(1)
-    for url in urls:
-        found = _PMCID_URL.search(url)
-        if found:
-            return found.group(1).upper()
-    return None
+    return (found.start(), "PMC" + found.group(1)) if found else None
+
+
+def _doi_in_href(href: str) -> str | None:
+    found = _DOI_URL.match(href)
+    return _trim_doi(unquote(found.group(1)).split("#")[0]) or None if found else None
+
+
+def _pmid_in_href(href: str) -> str | None:
+    found = _PMID_URL.search(href)
+    return found.group(1) if found else None
+
+
+def _pmcid_in_href(href: str) -> str | None:
+    found = _PMCID_URL.search(href)
+    return found.group(1).upper() if found else None
+
+
+_IDENTIFIERS = (
+    (_pmid_in_text, _pmid_in_href),
+    (_pmcid_in_text, _pmcid_in_href),
+    (_doi_in_text, _doi_in_href),
+)
+
+
+def _identifier(
+    read_text: Callable[[str], tuple[int, str] | None],
+    read_href: Callable[[str], str | None],
+    text: str,
+    links: list[tuple[Element, str]],
+    where: Callable[[Element], int],
+) -> str | None:
+    """The first identifier of a kind in a footnote, as a reader sees it.
+
+    Read from the visible text, where a link's text is followed by what comes after it
+    (DokuWiki's autolinker stops a URL at "(", so the href of
+    ``https://doi.org/10.1016/S0140-6736(20)32518-6`` lacks its end). A link's href
+    counts only where its own text shows no such identifier (a label such as "full
+    text"), at the link's place in the text (*where*).
+    """
+    best = read_text(text)
+    for a, href in links:
+        value = read_href(href)
+        if value is None or read_text(_link_text(a)) is not None:
+            continue
+        # The first labelled link decides: before the text's identifier, it wins.
+        return value if best is None or where(a) < best[0] else best[1]
+    return best[1] if best else None
+
+
+def _link_text(a: Element) -> str:
+    return a.text or "" if len(a) == 0 else _text(a)
+
+
+def _link_positions(content: Element) -> dict[Element, int]:
+    """Where each link's text starts in the visible text of *content*."""
+    starts: dict[Element, int] = {}
+    size = 0
+    for piece in _XP_VISIBLE_TEXT_NODES(content):
+        owner = piece.getparent()
+        if piece.is_tail:
+            owner = owner.getparent()
+        while owner is not None and owner is not content:
+            if owner.tag == "a":
+                starts.setdefault(owner, size)
+                break
+            owner = owner.getparent()
+        size += len(piece)
+    return starts
 
 
 def _footnote(fn: Element, site: str) -> Footnote | None:
@@ -408,24 +692,38 @@ def _footnote(fn: Element, site: str) -> Footnote | None:
     )
     content = next((div for div in fn.iter("div") if "content" in _classes(div)), None)
     if content is None:  # another template: the block minus its backlinks
-        text = _collapse("".join(_fn_text_without_sup(fn)))
+        raw = "".join(_fn_text_without_sup(fn))
         content = fn
+        positions: dict[Element, int] | None = {}  # unknown: links count after the text
     else:
-        text = _text(content)
+        raw = "".join(_XP_VISIBLE_TEXT(content))
+        positions = None  # worked out when first needed (rarely)
+
+    def where(a: Element) -> int:
+        nonlocal positions
+        if positions is None:
+            positions = _link_positions(content)
+        return positions.get(a, _NOWHERE)
+
     urls: list[str] = []
+    links: list[tuple[Element, str]] = []
     for a in content.iter("a"):
         href = (a.get("href") or "").strip()
-        if href and href not in urls and _is_external(a, href, site):
-            urls.append(href)
+        if href and _is_external(a, href, site):
+            links.append((a, href))
+            if href not in urls:
+                urls.append(href)
+    text = _collapse(raw)
     if not numbers and not text:
         return None
+    pmid, pmcid, doi = (_identifier(*kind, raw, links, where) for kind in _IDENTIFIERS)
     return Footnote(
         number=numbers[0] if numbers else 0,
         numbers=numbers,
         text=text,
-        pmid=_pmid(text, urls),
-        pmcid=_pmcid(text, urls),
-        doi=_doi(text, urls),
+        pmid=pmid,
+        pmcid=pmcid,
+        doi=doi,
         urls=tuple(urls),
     )
 
@@ -593,16 +891,17 @@ def parse_page(url: str, html: bytes | str, *, site: str, date_format: str | Non
         or START_PAGE
     )
     robots = _collapse(next(iter(_XP_ROBOTS(root)), "")).replace(" ", "").lower()
-    docinfo = _docinfo(root)
-    last_modified, last_modified_raw = parse_wiki_date(docinfo, date_format)
-
-    nodes = _article(root)
+    nodes, layout = _article(root)
+    # Missing and removed pages: DokuWiki sends robots "noindex,follow", no canonical
+    # link and an empty docInfo (whatever the language of the stub text). They have no
+    # date to look for.
+    missing = robots == "noindex,follow"
+    last_modified, last_modified_raw, last_modified_utc, docinfo = (
+        (None, None, None, "") if missing else _page_date(root, text, nodes, date_format)
+    )
     if _is_old_revision(url, docinfo):
         nodes = _drop_revision_notice(nodes)
-
-    # Missing and removed pages: DokuWiki sends robots "noindex,follow", no canonical
-    # link and an empty docInfo (whatever the language of the stub text).
-    exists = robots != "noindex,follow" and bool(canonical or last_modified_raw)
+    exists = not missing and bool(canonical or last_modified_raw)
     return Page(
         page_id=page_id,
         url=page_url(site, page_id),
@@ -614,12 +913,14 @@ def parse_page(url: str, html: bytes | str, *, site: str, date_format: str | Non
         last_modified_raw=last_modified_raw,
         footnotes=_footnotes(nodes, site),
         links=_links(nodes, url or site, site),
+        last_modified_utc=last_modified_utc,
+        layout=layout,
     )
 
 
 def _empty_page(site: str, page_id: str) -> Page:
     return Page(page_id, page_url(site, page_id), page_id, namespace(page_id), False, "",
-                None, None, (), ())
+                None, None, (), (), None, LAYOUT_UNKNOWN)
 
 
 def parse_index(html: bytes | str, *, site: str) -> tuple[list[str], list[str]]:

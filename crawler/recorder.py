@@ -32,10 +32,11 @@ from archive.reader import ArchivedResponse, decoded_payload, http_fields, parse
 from archive.redact import REQUEST_HEADERS, SESSION_HEADERS, redact_message
 from archive.writer import Exchange, RotatingWarcWriter, Stored, utc_now
 from crawler.access import Denial
+from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
 from crawler.handler import RAW_META_KEY
 from crawler.lifecycle import INGESTED_STAT
 from crawler.login import LOGIN_META_KEY
-from crawler.outcome import describe, fail_crawl, fatal_message, guarded
+from crawler.outcome import describe, fail_crawl, fatal_message, guarded, record_failure
 from crawler.page import Page
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,9 @@ class WarcRecorderMiddleware:
         self.writer = RotatingWarcWriter(
             self.layout.warc,
             prefix=self.prefix,
-            info=warcinfo_fields(self.crawler.settings, spider, self.login_user, self.login_method),
+            info=lambda: warcinfo_fields(
+                self.crawler.settings, spider, self.stats, self.login_user, self.login_method
+            ),
             max_size=self.max_size,
         )
         self.catalog = Catalog(self.layout.catalog)
@@ -198,6 +201,13 @@ class WarcRecorderMiddleware:
             self.stats.set_value("warc/files", [p.name for p in self.writer.closed_files])
             ingest.finish(summary, [p.name for p in self.writer.closed_files])
             self.stats.set_value(INGESTED_STAT, True)
+        except (OSError, sqlite3.Error) as exc:
+            ingest.abort()
+            # What is written stays; the next run ingests the crawl from its WARC files.
+            record_failure(
+                self.crawler,
+                f"cannot write the archive in {self.layout.root}: {describe(exc)}",
+            )
         except BaseException:
             ingest.abort()
             raise
@@ -284,8 +294,16 @@ def _is_chunked_te(line: bytes) -> bool:
 
 
 def warcinfo_fields(
-    settings: Any, spider: Spider, login_user: str | None = None, login_method: str | None = None
+    settings: Any,
+    spider: Spider,
+    stats: Any = None,
+    login_user: str | None = None,
+    login_method: str | None = None,
 ) -> dict[str, str]:
+    delay = stats.get_value(DELAY_STAT) if stats else None
+    if delay is None:
+        delay = settings.getfloat("DOWNLOAD_DELAY")
+    source = (stats.get_value(DELAY_SOURCE_STAT) if stats else None) or "DOWNLOAD_DELAY"
     fields = {
         "software": (
             f"wikiarchive/{version('wikiarchive')} (Scrapy/{scrapy.__version__}; "
@@ -300,6 +318,7 @@ def warcinfo_fields(
         "wikiarchive-started-at": spider.started_at.isoformat(),
         "http-header-user-agent": settings.get("USER_AGENT"),
         "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+        "wikiarchive-delay": f"{delay} s ({source})",
         "wikiarchive-settings": json.dumps(
             {name: settings.get(name) for name in SETTINGS_IN_WARCINFO}, sort_keys=True
         ),

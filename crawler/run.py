@@ -18,9 +18,10 @@ from archive.layout import Layout
 from crawler import outcome
 from crawler import settings as default_settings
 from crawler.checks import settings_problems
+from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
 from crawler.lifecycle import EXPORT_STAT
 from crawler.lock import Busy
-from crawler.outcome import FATAL_STAT
+from crawler.outcome import BUSY_STAT, FATAL_STAT, exit_status
 from crawler.spiders.wiki import WikiSpider
 from exports.export import ExportResult
 
@@ -42,6 +43,11 @@ class CrawlSummary:
     requests: int
     errors: int
     failed_pages: list[str]
+    exit_code: int
+    plan: str | None
+    plan_reasons: dict[str, int] | None
+    delay: float | None
+    delay_source: str | None
     warc_files: list[str]
     export: ExportResult
     tables_dir: Path
@@ -60,9 +66,15 @@ class CrawlSummary:
             "not_readable": len(self.not_readable),
             "not_readable_pages": self.not_readable,
             "login": self.login,
+            "delay": self.delay,
+            "delay_source": self.delay_source,
+            "plan": self.plan,
+            "plan_reasons": self.plan_reasons,
             "warc_files": self.warc_files,
             "tables": self.export.rows,
             "unreadable_dates": len(self.export.unreadable_dates),
+            "undated_pages": len(self.export.undated),
+            "unrecognised_pages": len(self.export.unrecognised),
         }
 
     @property
@@ -80,6 +92,8 @@ class CrawlSummary:
             lines.append(
                 f"Stopped before the end ({self.outcome}): the next run fetches what is missing"
             )
+        if self.delay_source and self.delay_source != "DOWNLOAD_DELAY":
+            lines.append(f"Requests spaced by {self.delay} s ({self.delay_source})")
         lines += [
             f"WARC files: {', '.join(self.warc_files) or 'none'}",
         ]
@@ -124,7 +138,7 @@ def run_crawl(overrides: dict[str, Any]) -> CrawlSummary:
     process.start()
     stats = crawler.stats.get_stats()
     fatal = stats.get(FATAL_STAT)
-    if stats.get("wiki/busy"):
+    if stats.get(BUSY_STAT):
         raise Busy(fatal or "another wikiarchive run is using the output folder")
     if fatal:
         raise CrawlError(fatal)
@@ -140,6 +154,11 @@ def run_crawl(overrides: dict[str, Any]) -> CrawlSummary:
         requests=stats.get("downloader/request_count", 0),
         errors=stats.get("wiki/request_errors", 0) + stats.get("spider_exceptions/count", 0),
         failed_pages=sorted(spider.failed),
+        exit_code=exit_status(crawler),
+        delay=stats.get(DELAY_STAT),
+        delay_source=stats.get(DELAY_SOURCE_STAT),
+        plan=stats.get("wiki/plan_reason"),
+        plan_reasons=stats.get("wiki/plan_reasons"),
         warc_files=stats.get("warc/files", []),
         export=export,
         tables_dir=Layout(Path(settings.get("WIKI_OUT_DIR"))).tables,

@@ -9,6 +9,7 @@ from importlib.metadata import version
 BOT_NAME = "wikiarchive"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+COMMANDS_MODULE = "crawler.commands"  # `scrapy crawl` with wikiarchive's exit statuses
 
 USER_AGENT = (
     f"wikiarchive/{version('wikiarchive')} (DokuWiki archiver; Scrapy-based; obeys robots.txt)"
@@ -28,6 +29,7 @@ DOWNLOAD_TIMEOUT = 60
 RETRY_TIMES = 3
 WIKI_RETRY_BACKOFF = 2.0  # seconds before the first retry; doubled for each next one
 WIKI_RETRY_BACKOFF_MAX = 60.0
+WIKI_CRAWL_DELAY_MAX = 30.0  # longest robots.txt Crawl-delay honoured; longer is capped
 WIKI_RETRY_AFTER_MAX = 300.0  # longest Retry-After (429, 503) waited for; longer: next run
 
 # DokuWiki sets a session cookie on every response; sending it back only adds
@@ -51,6 +53,7 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.retryafter.RetryAfterMiddleware": 560,  # just outside RetryMiddleware (550)
     "crawler.login.LoginMiddleware": 710,  # where CookiesMiddleware (off) would be
     "crawler.recorder.WarcRecorderMiddleware": 950,
+    "crawler.crawldelay.CrawlDelayMiddleware": 960,  # reads robots.txt before the recorder
 }
 
 REDIRECT_MAX_TIMES = 5  # DokuWiki redirects once at most (namespace -> its start page)

@@ -36,7 +36,7 @@ TABLE_DESCRIPTIONS = {
     "links": "Links in the pages' text; `target` is not a key (it may be a URL or a red link)",
     "page_versions": "Every distinct version of every page the crawls saw, removed pages too",
     "changes": "Pages added, removed, modified, no longer readable or readable again, per crawl",
-    "crawls": "Crawl history, oldest first",
+    "crawls": "Crawls that archived a page, met errors or did not finish, oldest first",
     "errors": "Requests that failed after retries",
     "access_denied": "Pages whose latest answer was DokuWiki's Permission Denied",
 }

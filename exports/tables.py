@@ -34,10 +34,21 @@ PAGES = [
     Column(
         "last_modified",
         TIMESTAMP,
-        "Last update as the wiki states it, in the wiki's own time zone (no offset); "
+        "Last update as the wiki states it, in the wiki's own time zone (no offset): the "
+        "local part of `<time datetime>` when the page gives one, else the date shown; "
         "empty when the date could not be read",
     ),
-    Column("last_modified_raw", pa.string(), "The date string as shown on the page"),
+    Column(
+        "last_modified_utc",
+        TIMESTAMP_UTC,
+        "The same instant in UTC, when the page states its offset (`<time datetime>`, "
+        "e.g. DokuWiki 2026-07-14b); empty when it does not",
+    ),
+    Column(
+        "last_modified_raw",
+        pa.string(),
+        "The date as shown on the page; empty when the page shows none",
+    ),
     Column("body_text", pa.string(), "Article text: no TOC, footnotes, navigation or footer"),
     Column("word_count", pa.int64(), "Words in `body_text`"),
     Column("footnote_count", pa.int64(), "Footnote blocks (rows in `footnotes`)"),
@@ -68,9 +79,19 @@ FOOTNOTES = [
         "All numbers of the block, space-separated (identical footnotes are merged: `8 9`)",
     ),
     Column("text", pa.string(), "Footnote text as served"),
-    Column("pmid", pa.string(), "First PubMed id found in the footnote"),
-    Column("pmcid", pa.string(), "First PubMed Central id (`PMC…`)"),
-    Column("doi", pa.string(), "First DOI, with DokuWiki's `×` typography undone"),
+    Column(
+        "pmid",
+        pa.string(),
+        "First PubMed id in the footnote's text (`PMID: …` or a PubMed URL); a link's "
+        "target counts where the link's text shows none",
+    ),
+    Column("pmcid", pa.string(), "First PubMed Central id (`PMC…`), read the same way"),
+    Column(
+        "doi",
+        pa.string(),
+        "First DOI, read the same way from the text a reader sees (a link's text and what "
+        "follows it), brackets kept when balanced, DokuWiki's `×` typography undone",
+    ),
     Column("urls", pa.string(), "External link targets in the footnote, space-separated"),
     Column("crawl_id", pa.string(), "Crawl that captured this version of the page"),
 ]
@@ -89,7 +110,9 @@ LINKS = [
     Column(
         "kind",
         pa.string(),
-        "`page` (existing page), `missing_page` (red link), `external` or `media`",
+        "`page` (a page that exists), `missing_page` (a page that does not: a red link, or a "
+        "page removed since), `external` or `media`; for pages the archive holds, as of "
+        "its latest crawl",
     ),
     Column("text", pa.string(), "Link text"),
     Column("crawl_id", pa.string(), "Crawl that captured this version of the page"),
@@ -107,7 +130,11 @@ PAGE_VERSIONS = [
 ]
 
 CHANGES = [
-    Column("from_crawl_id", pa.string(), "Previous crawl of the site (empty for the first)"),
+    Column(
+        "from_crawl_id",
+        pa.string(),
+        "Previous crawl of the site in `crawls` (empty for the first)",
+    ),
     Column("to_crawl_id", pa.string(), "Crawl that saw the change"),
     Column("page_id", pa.string(), "DokuWiki page id"),
     Column(
@@ -215,6 +242,7 @@ def page_row(
         "title": page.title,
         "namespace": page.namespace,
         "last_modified": _local(page.last_modified),
+        "last_modified_utc": _local(page.last_modified_utc),
         "last_modified_raw": page.last_modified_raw,
         "body_text": page.body_text,
         "word_count": len(page.body_text.split()),
@@ -258,12 +286,21 @@ def citation_rows(page: Page, crawl_id: str | None) -> Iterator[dict]:
                 }
 
 
-def link_rows(page: Page, crawl_id: str | None) -> Iterator[dict]:
+def link_rows(
+    page: Page, crawl_id: str | None, presence: Mapping[str, bool] | None = None
+) -> Iterator[dict]:
+    """The page's links; a link to a page the archive knows says whether that page exists
+    as of the latest crawl (the captured page may be older than the target's deletion or
+    creation), other links keep the colour the wiki gave them."""
+    presence = presence or {}
     for link in page.links:
+        kind = link.kind
+        if kind in ("page", "missing_page") and link.target in presence:
+            kind = "page" if presence[link.target] else "missing_page"
         yield {
             "page_id": page.page_id,
             "target": link.target,
-            "kind": link.kind,
+            "kind": kind,
             "text": link.text,
             "crawl_id": crawl_id,
         }

@@ -1,12 +1,13 @@
 """Write tables as CSV (RFC 4180, UTF-8) and Parquet with the same rows and types.
 
-Rows are streamed in batches so memory stays flat, and a whole set of tables is
-built in a scratch folder and swapped in at the end: a failed export never
-leaves half-written tables in place of good ones.
+Rows are streamed in batches so memory stays flat. Each table is built in a scratch
+file and swapped in only when complete and different: a failed export never leaves
+half-written tables in place of good ones, and an unchanged table is not rewritten.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterable
 from datetime import datetime
@@ -119,30 +120,48 @@ _CSV_OPTIONS = pacsv.WriteOptions(eol="\r\n", quoting_header="none", batch_size=
 
 
 class TableSet:
-    """All tables of one export, swapped into ``target`` only when complete."""
+    """The tables of one export, each written beside its files and swapped in alone.
 
-    def __init__(self, target: Path, schemas: dict[str, pa.Schema], *, excel_safe: bool = False):
+    Each table goes to scratch files in ``target``; on commit, a file whose bytes equal
+    the one in place is dropped (the old file, and its mtime, stay), any other replaces
+    it with ``os.replace``: a reader never sees half a table, and a table that did not
+    change is not rewritten.
+    """
+
+    def __init__(
+        self,
+        target: Path,
+        schemas: dict[str, pa.Schema],
+        *,
+        excel_safe: bool = False,
+        only: set[str] | None = None,
+    ):
         self.target = Path(target)
-        self.scratch = self.target.with_name(self.target.name + ".new")
+        self.target.mkdir(parents=True, exist_ok=True)
+        self.scratch = self.target / ".scratch"
         shutil.rmtree(self.scratch, ignore_errors=True)
-        self.scratch.mkdir(parents=True)
+        self.scratch.mkdir()
         self.writers = {
             name: TableWriter(self.scratch, name, schema, safe=excel_safe)
             for name, schema in schemas.items()
+            if only is None or name in only
         }
+        self.replaced: list[str] = []  # file names that changed
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.writers
 
     def __getitem__(self, name: str) -> TableWriter:
         return self.writers[name]
 
     def commit(self) -> dict[str, int]:
+        """Close every table, swap in the files that changed; rows per table written."""
         for writer in self.writers.values():
             writer.close()
-        old = self.target.with_name(self.target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if self.target.exists():
-            self.target.rename(old)
-        self.scratch.rename(self.target)
-        shutil.rmtree(old, ignore_errors=True)
+        for written in sorted(self.scratch.iterdir()):
+            if replace_if_changed(written, self.target / written.name):
+                self.replaced.append(written.name)
+        shutil.rmtree(self.scratch, ignore_errors=True)
         return {name: w.rows for name, w in self.writers.items()}
 
     def abort(self) -> None:
@@ -152,3 +171,26 @@ class TableSet:
             except Exception:  # already failing; the scratch folder goes anyway
                 pass
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def replace_if_changed(new: Path, target: Path) -> bool:
+    """Move ``new`` over ``target`` unless their bytes are equal (then ``new`` goes and
+    ``target`` keeps its mtime); True when ``target`` changed."""
+    if target.exists() and _same_bytes(new, target):
+        new.unlink()
+        return False
+    os.chmod(new, 0o644)
+    os.replace(new, target)
+    return True
+
+
+def _same_bytes(a: Path, b: Path, chunk: int = 1 << 20) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with open(a, "rb") as one, open(b, "rb") as other:
+        while True:
+            left, right = one.read(chunk), other.read(chunk)
+            if left != right:
+                return False
+            if not left:
+                return True

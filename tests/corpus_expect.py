@@ -212,9 +212,51 @@ def _clean_doi(doi: str) -> str:
         doi = stripped
 
 
-def _first(pattern: str, text: str) -> str | None:
-    match = re.search(pattern, text)
-    return match.group(1) if match else None
+def visible_text(markup: str) -> tuple[str, list[tuple[int, str, str]]]:
+    """(text a reader sees, without typography; (position, target, label) of each external
+    link with a label). A bare URL shows itself, so it is text, whatever DokuWiki links."""
+    out: list[str] = []
+    links = []
+    pos = 0
+    token = re.compile(f"{_LINK.pattern}|{_BARE_URL.pattern}")
+    for match in token.finditer(markup):
+        out.append(_FORMATTING.sub("", markup[pos:match.start()]))
+        if match.group(1) is not None:
+            target, label = _split_link(match.group(1))
+            if label is not None:
+                if _EXTERNAL.match(target):
+                    links.append((len("".join(out)), target, label))
+                out.append(label)
+            else:
+                out.append(target if _EXTERNAL.match(target) else _simple_title(target))
+        else:
+            out.append(match.group(0))
+        pos = match.end()
+    out.append(_FORMATTING.sub("", markup[pos:]))
+    return "".join(out), links
+
+
+# The identifiers a reader sees: (pattern in text, pattern in a link target).
+_DOI = (r"(?<![\w.])(10\.\d{4,9}/[^\s|\]]+)", r"^https?://(?:dx\.)?doi\.org/(10\.\d{4,9}/\S+)$")
+_PMID = (r"PMID:?\s*(\d+)|pubmed\.ncbi\.nlm\.nih\.gov/(\d+)", r"pubmed\.ncbi\.nlm\.nih\.gov/(\d+)")
+_PMCID = (r"\b(PMC\d+)\b", r"/articles/(PMC\d+)")
+
+
+def _identifier(kinds: tuple[str, str], text: str, links: list[tuple[int, str, str]]) -> str | None:
+    """First identifier in the visible text; a labelled link's target counts where its
+    label shows none, at the link's place."""
+    in_text, in_target = kinds
+    found = re.search(in_text, text)
+    for position, target, label in links:
+        if found and found.start() <= position:
+            break
+        if not re.search(in_text, label):
+            hit = re.search(in_target, target)
+            if hit:
+                return hit.group(1)
+    if not found:
+        return None
+    return next(group for group in found.groups() if group)
 
 
 def footnotes(markup: str) -> list[ExpectedFootnote]:
@@ -225,13 +267,14 @@ def footnotes(markup: str) -> list[ExpectedFootnote]:
         blocks.setdefault(match.group(1), []).append(number)
     result = []
     for source, numbers in blocks.items():
-        doi = _first(r"\b(10\.\d{4,9}/[^\s|\]]+)", source)
+        text, links = visible_text(source)
+        doi = _identifier(_DOI, text, links)
         result.append(
             ExpectedFootnote(
                 numbers=numbers,
                 text=inline_text(source),
-                pmid=_first(r"PMID:?\s*(\d+)", source),
-                pmcid=_first(r"\b(PMC\d+)\b", source),
+                pmid=_identifier(_PMID, text, links),
+                pmcid=_identifier(_PMCID, text, links),
                 doi=_clean_doi(doi) if doi else None,
                 urls=external_urls(source),
             )

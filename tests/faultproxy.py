@@ -33,6 +33,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -67,7 +68,7 @@ class Hit:
 
 @dataclass(slots=True)
 class Fault:
-    kind: str  # status | delay | reset | truncate
+    kind: str  # status | delay | reset | truncate | rewrite
     match: Pattern
     times: int | None  # uses left; None: unlimited
     status: int = 0
@@ -76,6 +77,7 @@ class Fault:
     seconds: float = 0.0
     after_headers: bool = False
     keep: float = 0.5
+    rewrite: Callable[[bytes], bytes] | None = None
 
     def matches(self, path: str) -> bool:
         if self.times is not None and self.times <= 0:
@@ -192,6 +194,13 @@ class FaultProxy:
     def truncate(self, times: int | None = 1, *, match: Pattern = None, keep: float = 0.5) -> None:
         """Send the headers with the full Content-Length, ``keep`` of the body, then close."""
         self._add(Fault("truncate", match, times, keep=keep))
+
+    def rewrite(
+        self, change: Callable[[bytes], bytes], times: int | None = None, *, match: Pattern = None
+    ) -> None:
+        """Forward, then send ``change(body)`` instead of the body: a wiki whose engine or
+        template writes its pages (or feed) differently."""
+        self._add(Fault("rewrite", match, times, rewrite=change))
 
     def down(self) -> None:
         """Reset every request (on new or kept-alive connections) until ``up()``."""
@@ -347,6 +356,8 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "reset":  # after the headers
             self._send(status, reason, headers, payload, body_bytes=0)
             return self._reset()
+        if kind == "rewrite":
+            payload = fault.rewrite(payload)
         if kind == "truncate":
             cut = int(len(payload) * fault.keep)
             self._send(status, reason, headers, payload, body_bytes=min(cut, len(payload) - 1))

@@ -100,3 +100,36 @@ def test_summary_json_on_failure(tmp_path):
     data = json.loads(summary.read_text())
     assert data["outcome"] == "failed" and data["exit_code"] == 1
     assert data["error"].startswith("cannot reach http://127.0.0.1:9/wiki/")
+
+
+def test_every_command_speaks_the_same_way(wiki, tmp_path):
+    """export, report and package: --quiet prints nothing, --summary-json tells, --log-file
+    takes the log; a failure is one line and a JSON summary too."""
+    out = tmp_path / "out"
+    assert wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST).returncode == 0
+    runs = {
+        "export": [str(out)],
+        "report": [str(out), "-o", str(tmp_path / "report.html")],
+        "package": [str(out), "--wacz", str(tmp_path / "a.wacz")],
+    }
+    for command, args in runs.items():
+        summary, log = tmp_path / f"{command}.json", tmp_path / f"{command}.log"
+        result = wikiarchive(command, *args, "--quiet", "--summary-json", str(summary),
+                             "--log-file", str(log), "--log-level", "DEBUG")
+        assert result.returncode == 0, (command, result.stderr)
+        assert result.stdout == "" and result.stderr == "", command
+        data = json.loads(summary.read_text())
+        assert (data["command"], data["outcome"], data["exit_code"]) == (command, "done", 0)
+    assert json.loads((tmp_path / "export.json").read_text())["tables"]["pages"] == len(
+        expected_by_id()
+    )
+    assert json.loads((tmp_path / "package.json").read_text())["pages"] == len(expected_by_id())
+    failed = tmp_path / "failed.json"
+    result = wikiarchive("export", str(tmp_path / "nothing"), "--summary-json", str(failed))
+    assert result.returncode == 1 and result.stderr.startswith("Error: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    data = json.loads(failed.read_text())
+    assert data["outcome"] == "failed" and "nothing to export" in data["error"]
+    changes = wikiarchive("changes", str(out), "--log-level", "ERROR")
+    assert changes.returncode == 0, changes.stderr
+    assert "--quiet" not in wikiarchive("changes", "--help").stdout  # its output is the answer

@@ -17,3 +17,15 @@ BED = "http://127.0.0.1:37453/wiki/"  # where the samples were served (tests/htm
 def test_pack_unpack_round_trip(sample):
     page = parse_page(BED + "doku.php?id=x", (HTML_DIR / sample).read_bytes(), site=BED)
     assert unpack_page(pack_page(page)) == page
+
+
+def test_pages_packed_before_the_later_fields_still_unpack():
+    import json
+    import zlib
+
+    # A catalog written before last_modified_utc and layout existed: ten values.
+    old = ["x", "u", "X", "", True, "Text.", "2024-06-07T03:00:00", "2024/06/07 03:00",
+           [[1, [1], "Note.", "1", None, None, []]], [["y", "page", "Y"]]]
+    page = unpack_page(zlib.compress(json.dumps(old).encode()))
+    assert (page.title, page.body_text, page.footnotes[0].pmid) == ("X", "Text.", "1")
+    assert (page.last_modified_utc, page.layout) == (None, None)

@@ -208,7 +208,7 @@ def test_other_template_without_wikipage_comments():
     html = (
         "<html><head><link rel='canonical' href='" + SITE + "doku.php?id=x'/></head><body>"
         "<header><h1>Site name</h1></header>"
-        "<div id='dokuwiki__content'><div class='page'><h1>Real title</h1>"
+        "<div id='dokuwiki__content'><div class='page'><h1 id='real_title'>Real title</h1>"
         "<div class='secedit'><form><button>Edit</button></form></div><p>Body.</p></div>"
         "<div class='docInfo small'>x.txt · Last modified: 2024/06/07 03:00</div></div>"
         "<footer>Footer text</footer></body></html>"
@@ -276,7 +276,7 @@ def test_beautifulsoup_fallback_when_lxml_gives_up(monkeypatch):
 def test_non_utf8_charset_from_meta():
     html = (
         "<html><head><meta http-equiv='Content-Type' content='text/html; charset=iso-8859-1'>"
-        f"{canonical('uber')}</head><body><div class='page'><h1>Über Mörser</h1>"
+        f"{canonical('uber')}</head><body><div class='page'><h1 id='uber'>Über Mörser</h1>"
         "<p>Straße – naïve</p></div></body></html>"
     ).replace("–", "-")
     page = parse_page(SITE + "doku.php?id=uber", html.encode("iso-8859-1"), site=SITE)

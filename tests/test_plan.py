@@ -8,7 +8,15 @@ import pytest
 
 from archive.catalog import CrawlMark, PreviousCrawl
 from crawler.feed import Feed, FeedItem, parse_feed
-from crawler.plan import feed_covers, page_since, pages_to_retry, plan_incremental
+from crawler.plan import (
+    feed_covers,
+    feed_differs,
+    learn_offsets,
+    page_since,
+    pages_to_retry,
+    plan_incremental,
+    sitemap_differs,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = T0 + timedelta(days=2)
@@ -135,8 +143,104 @@ def test_refused_pages_are_asked_again_whatever_the_feed_and_index_say():
         recent_days=7, refused={"private", "never_read"},
     )
     assert fetched.fetch == {"private", "never_read"}
+    assert fetched.reasons == {"refused before": 2}
     unread = plan_incremental(
         since=since, listing=None, feed=None, failed=(), now=NOW, recent_days=7,
         refused={"never_read"},
     )
     assert unread.fetch == {"a", "private", "never_read"}
+
+
+# ---- per-page evidence: what the wiki says about the revision we hold
+
+HELD = {"a": "2020-06-01T10:00:00", "b": "2024-06-07T03:00:00", "c": "2024-06-07"}
+
+
+def evidence_plan(the_feed, *, held=HELD, sitemap=None, since_at=NOW - timedelta(hours=1)):
+    return plan_incremental(
+        since=dict.fromkeys(held, since_at), listing=set(held), feed=the_feed, failed=(),
+        now=NOW, recent_days=7, held=held, sitemap=sitemap,
+    )
+
+
+def test_a_backdated_edit_is_fetched_though_older_than_the_previous_crawl():
+    backdated = datetime(2025, 2, 3, 9, 30, tzinfo=UTC)  # before the crawl, after 2020
+    result = evidence_plan(feed(("a", backdated), ("b", datetime(2024, 6, 7, 3, 0, tzinfo=UTC))))
+    assert result.fetch == {"a"}
+    assert result.reasons == {"feed date": 1}
+
+
+def test_the_revision_we_hold_is_not_fetched_again_whatever_its_seconds():
+    # The page states minutes; the feed has the seconds of the same save.
+    same = feed(("b", datetime(2024, 6, 7, 3, 0, 42, tzinfo=UTC)))
+    assert evidence_plan(same).fetch == frozenset()
+
+
+def test_a_wiki_on_another_zone_is_compared_at_its_learnt_offset():
+    plus2 = timedelta(hours=2)
+    held = {"a": "2024-01-01T12:00:00", "b": "2024-02-01T08:30:00", "c": "2023-05-05T00:00:00"}
+    items = [
+        ("a", datetime(2024, 1, 1, 10, 0, tzinfo=UTC)),  # held, stated at +02:00
+        ("b", datetime(2024, 2, 1, 6, 30, tzinfo=UTC)),  # held, stated at +02:00
+        ("c", datetime(2024, 3, 3, 3, 3, tzinfo=UTC)),  # a backdated edit
+    ]
+    assert learn_offsets(feed(*items), held) == {plus2}
+    result = evidence_plan(feed(*items), held=held)
+    assert result.fetch == {"c"}
+    # Without the offset learnt (one page held, which was edited), the item is fetched:
+    # more requests, never a missed edit.
+    assert feed_differs(items[0][1], "2024-01-01T12:00:00", set())
+
+
+def test_sitemap_lastmod_catches_edits_the_feed_never_saw():
+    sitemap = {
+        "a": datetime.fromisoformat("2020-06-01T10:00:00+02:00"),  # the one we hold
+        "b": datetime.fromisoformat("2025-01-01T00:00:00+00:00"),  # external edit
+        "c": datetime.fromisoformat("2024-06-07T23:59:00+00:00"),  # same day, date-only
+        "new": datetime.fromisoformat("2025-01-01T00:00:00+00:00"),  # not held: the index
+    }
+    result = evidence_plan(feed(unchanged=True), sitemap=sitemap)
+    assert result.fetch == {"b"}
+    assert result.reasons == {"sitemap date": 1}
+    assert sitemap_differs(sitemap["b"], HELD["b"]) and not sitemap_differs(sitemap["a"], HELD["a"])
+
+
+def test_a_page_whose_date_we_could_not_read_is_fetched_on_any_evidence():
+    held = {"a": None}
+    assert evidence_plan(feed(("a", T0)), held=held).fetch == {"a"}
+
+
+def test_reasons_count_each_rule():
+    since = {"a": T0, "b": T0, "gone": T0}
+    the_feed = feed(("a", T0 + timedelta(hours=1)), ("b", T0 - timedelta(days=1)))
+    result = plan_incremental(
+        since=since, listing={"a", "b", "new"}, feed=the_feed, failed={"b"}, now=NOW,
+        recent_days=7,
+    )
+    assert result.reasons == {"feed": 1, "new in index": 1, "gone from index": 1, "retry": 1}
+    assert "1 feed" in result.reason and "1 retry" in result.reason
+
+
+def test_a_backdated_line_written_late_proves_no_reach_back():
+    # Written in this order (newest first): an edit today, a line dated last year but
+    # written after the previous crawl, then another edit today: the feed is full and
+    # cannot prove it reaches back to the previous crawl.
+    full = feed(
+        ("x", NOW - timedelta(hours=1)),
+        ("y", T0 - timedelta(days=365)),
+        ("z", NOW - timedelta(hours=2)),
+        requested=3,
+    )
+    assert not feed_covers(full, T0, NOW, recent_days=7)
+    in_order = feed(("x", NOW), ("y", T0 - timedelta(days=1)), ("z", T0 - timedelta(days=2)),
+                    requested=3)
+    assert feed_covers(in_order, T0, NOW, recent_days=7)
+
+
+def test_a_feed_item_older_than_the_version_we_hold_is_no_news():
+    # We hold an edit made outside DokuWiki (2025); the changelog's last line is older.
+    held = {"a": "2025-03-01T00:00:00"}
+    assert evidence_plan(feed(("a", datetime(2013, 12, 2, 9, 0, tzinfo=UTC))), held=held).fetch \
+        == frozenset()
+    # ... unless it is within the widest offset and no offset is known: fetched.
+    assert feed_differs(datetime(2025, 2, 28, 20, 0, tzinfo=UTC), held["a"], set())

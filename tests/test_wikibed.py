@@ -279,3 +279,41 @@ def test_edit_and_delete_while_running(tmp_path: Path) -> None:
         sitemap = gzip.decompress(http_get(bed.base_url + "doku.php?do=sitemap").body).decode()
         assert "ns:beta" not in sitemap and "ns:alpha" in sitemap
     assert not bed.running
+
+
+# --------------------------------------------------------------------------- engines
+
+
+def test_engine_and_template_problems_are_named(tmp_path: Path) -> None:
+    from wikibed import DEBIAN, UPSTREAM, engine_problem
+
+    assert engine_problem() is None  # Debian's engine, default template: always there
+    assert "unknown DokuWiki engine" in (engine_problem("1999-01-01") or "")
+    assert "unknown template" in (engine_problem(DEBIAN, "no-such-template") or "")
+    missing = engine_problem(UPSTREAM, "bootstrap3", shared=tmp_path)
+    assert missing and "dokuwiki-2026-07-14b.tar.gz" in missing and str(tmp_path) in missing
+    with pytest.raises(WikiBedError, match="template 'nope' not found"):
+        DokuWikiBed(tmp_path / "wiki", template="nope")
+
+
+def test_upstream_engine_serves_the_corpus_as_expected(engine_dir, tmp_path: Path) -> None:
+    """The corpus expectations hold for DokuWiki 2026-07-14b too, which states the exact
+    time of the last change."""
+    from helpers import corpus_wiki
+    from wikibed import UPSTREAM, engine_version
+
+    engine = engine_dir(UPSTREAM, "dokuwiki")
+    assert engine_version(engine) == '2026-07-14b "Mort"'
+    bed = corpus_wiki(tmp_path / "wiki", engine=engine)
+    try:
+        for page in PAGES:
+            doc = get_page(bed, page.page_id)
+            stamp = datetime.fromisoformat(page.last_modified).strftime("%Y-%m-%dT%H:%M:%S+0000")
+            shown = dokuwiki_date(page.last_modified)
+            assert f'Last modified: <time datetime="{stamp}">{shown}</time>' in doc
+            assert footnote_blocks(doc) == [(fn.numbers, fn.text) for fn in page.footnotes]
+            links = wiki_links(doc)
+            assert sorted(links["wikilink1"]) == page.links_existing, page.page_id
+            assert sorted(links["wikilink2"]) == page.links_missing, page.page_id
+    finally:
+        bed.stop()

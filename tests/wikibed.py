@@ -10,6 +10,12 @@ Pages are written offline (files, attic, changelogs) so revisions can carry chos
 the past; that is the only way to get them, DokuWiki itself always stamps "now".
 See docs/dokuwiki.md for the verified facts this module relies on.
 
+Engines and templates: Debian's package ("Igor") is the default. ``build_engine()`` makes
+an engine folder of another kind in a temp dir: the upstream release unpacked from
+``../shared/dokuwiki/`` (relative to the project root), or a copy of Debian's engine, each
+with the third-party templates of that folder under ``lib/tpl/``. A bed picks its template
+with ``template=`` (``$conf['template']``).
+
 No pytest dependency: usable from scripts and fixtures alike.
 """
 
@@ -37,6 +43,16 @@ from pathlib import Path
 from types import TracebackType
 
 ENGINE_DIR = Path("/usr/share/dokuwiki")
+# Upstream engine and third-party templates as tarballs (see that folder's README.md).
+SHARED_DOKUWIKI = Path(__file__).resolve().parents[1].parent / "shared" / "dokuwiki"
+DEBIAN = "debian"
+UPSTREAM = "2026-07-14b"  # DokuWiki release "Mort"
+ENGINE_TARBALLS = {UPSTREAM: "dokuwiki-2026-07-14b.tar.gz"}
+TEMPLATE_TARBALLS = {
+    "bootstrap3": "tpl-bootstrap3-2025-06-13.tar.gz",
+    "sprintdoc": "tpl-sprintdoc-2026-03-03.tar.gz",
+}
+DEFAULT_TEMPLATE = "dokuwiki"
 BASE_PATH = "/wiki/"
 WIKI_TITLE = "Neurosurgery Wiki"
 EDITOR_USER = "editor"
@@ -269,6 +285,80 @@ def requirements_problem(engine: Path = ENGINE_DIR, php: str = "php") -> str | N
     return None
 
 
+def engine_problem(
+    engine: str = DEBIAN, template: str = DEFAULT_TEMPLATE, shared: Path | None = None
+) -> str | None:
+    """Why ``build_engine(engine, template)`` cannot work here, or None when it can."""
+    shared = SHARED_DOKUWIKI if shared is None else shared
+    problem = requirements_problem()
+    if problem:
+        return problem
+    needed = []
+    if engine != DEBIAN:
+        if engine not in ENGINE_TARBALLS:
+            return f"unknown DokuWiki engine {engine!r} (known: {DEBIAN}, {UPSTREAM})"
+        needed.append(ENGINE_TARBALLS[engine])
+    if template != DEFAULT_TEMPLATE:
+        if template not in TEMPLATE_TARBALLS:
+            return f"unknown template {template!r} (known: {', '.join(TEMPLATE_TARBALLS)})"
+        needed.append(TEMPLATE_TARBALLS[template])
+    missing = [name for name in needed if not (shared / name).is_file()]
+    if missing:
+        return f"{', '.join(missing)} not found in {shared}"
+    return None
+
+
+def build_engine(
+    workdir: Path, engine: str = DEBIAN, templates: tuple[str, ...] = (),
+    shared: Path | None = None, *, copy: bool = False,
+) -> Path:
+    """An engine folder of *engine* with *templates* added, built once under *workdir*.
+
+    Debian's engine with no extra template is /usr/share/dokuwiki itself (read-only),
+    unless *copy*. Otherwise the engine is unpacked (upstream) or copied with symlinks
+    resolved (Debian, whose lib/tpl points into /var/lib), so templates can be added
+    without writing outside *workdir*. The same arguments again reuse the folder.
+    """
+    shared = SHARED_DOKUWIKI if shared is None else shared
+    for template in templates or (DEFAULT_TEMPLATE,):
+        problem = engine_problem(engine, template, shared)
+        if problem:
+            raise WikiBedError(problem)
+    if engine == DEBIAN and not templates and not copy:
+        return ENGINE_DIR
+    target = Path(workdir) / f"{engine}-{'-'.join(sorted(templates)) or DEFAULT_TEMPLATE}"
+    done = target / ".wikibed-complete"
+    if done.exists():
+        return target / "dokuwiki"
+    scratch = Path(workdir) / (target.name + ".tmp")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    if engine == DEBIAN:
+        subprocess.run(["cp", "-rL", str(ENGINE_DIR), str(scratch / "dokuwiki")], check=True)
+    else:
+        _untar(shared / ENGINE_TARBALLS[engine], scratch)
+    tpl_dir = scratch / "dokuwiki" / "lib" / "tpl"
+    for template in templates:
+        _untar(shared / TEMPLATE_TARBALLS[template], tpl_dir)
+        if not (tpl_dir / template / "main.php").is_file():
+            raise WikiBedError(f"{TEMPLATE_TARBALLS[template]} did not unpack to {template}/")
+    shutil.rmtree(target, ignore_errors=True)
+    scratch.rename(target)
+    done.touch()
+    return target / "dokuwiki"
+
+
+def _untar(tarball: Path, into: Path) -> None:
+    # tar itself: Python's tarfile would need a filter choice for these trusted archives.
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-xzf", str(tarball), "-C", str(into)], check=True)
+
+
+def engine_version(engine: Path) -> str:
+    """The release line of an engine folder's VERSION file, e.g. ``2026-07-14b "Mort"``."""
+    return (Path(engine) / "VERSION").read_text(encoding="utf-8").strip()
+
+
 def _free_port() -> int:
     # Plain bind (no SO_REUSEPORT): fails if anyone listens, even a php -S with reuseport.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -298,6 +388,7 @@ class DokuWikiBed:
         users: Mapping[str, tuple[str, str]] = USERS,
         http_auth: tuple[str, str] | None = None,
         engine: Path = ENGINE_DIR,
+        template: str = DEFAULT_TEMPLATE,
         php: str = "php",
     ) -> None:
         """``acl``: lines of conf/acl.auth.php; ``users``: name -> (password, groups);
@@ -308,6 +399,9 @@ class DokuWikiBed:
             raise WikiBedError(problem)
         self.root = Path(root).resolve()
         self.engine = Path(engine)
+        self.template = template
+        if not (self.engine / "lib" / "tpl" / template / "main.php").is_file():
+            raise WikiBedError(f"template {template!r} not found in {self.engine}/lib/tpl")
         self.php = php
         self.conf_dir = self.root / "conf"
         self.data_dir = self.root / "data"
@@ -338,8 +432,17 @@ class DokuWikiBed:
         self.conf_dir.mkdir(exist_ok=True)
         for sub in DATA_SUBDIRS:
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        if not (self.engine / "inc" / "preload.php").is_file():
+            # An engine without Debian's preload reads its defaults from DOKU_CONF only.
+            for item in (self.engine / "conf").iterdir():
+                name = item.name
+                if item.is_file() and not name.startswith("plugins") and not name.endswith(
+                    (".dist", ".example")
+                ):
+                    shutil.copyfile(item, self.conf_dir / name)
         settings: dict[str, object] = {
             "title": WIKI_TITLE,
+            "template": self.template,
             "lang": "en",
             "license": "cc-by-sa",
             "savedir": str(self.data_dir),
@@ -350,9 +453,8 @@ class DokuWikiBed:
             "sitemap": 1 if sitemap else 0,
         }
         settings.update(extra)
-        lines = ["<?php", "// written by tests/wikibed.py"]
-        lines += [f"$conf[{_php_str(k)}] = {_php_value(v)};" for k, v in settings.items()]
-        (self.conf_dir / "local.php").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self._conf = settings
+        self._write_conf()
         # authplain accepts a bare md5 hex digest; good enough for a throw-away wiki.
         accounts = ["# users.auth.php"] + [
             f"{name}:{hashlib.md5(password.encode()).hexdigest()}:Wiki {name.title()}:"
@@ -389,6 +491,21 @@ class DokuWikiBed:
         (self.conf_dir / "acl.auth.php").write_text(acl, encoding="utf-8")
         (self.data_dir / "cache" / "sitemap.xml.gz").unlink(missing_ok=True)
         self._touch_conf()
+
+    def _write_conf(self) -> None:
+        lines = ["<?php", "// written by tests/wikibed.py"]
+        lines += [f"$conf[{_php_str(k)}] = {_php_value(v)};" for k, v in self._conf.items()]
+        (self.conf_dir / "local.php").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def set_template(self, template: str) -> None:
+        """Switch the site to another template of its engine, as an admin would (the
+        rendered-page cache goes stale with the configuration, so pages re-render)."""
+        if not (self.engine / "lib" / "tpl" / template / "main.php").is_file():
+            raise WikiBedError(f"template {template!r} not found in {self.engine}/lib/tpl")
+        self.template = template
+        self._conf["template"] = template
+        self._write_conf()
+        self._touch_conf()  # see _invalidate
 
     # ---- paths
 
@@ -552,9 +669,14 @@ class DokuWikiBed:
                 "write revisions oldest first"
             )
 
-    def _invalidate(self, page_id: str) -> None:
+    def _invalidate(self, page_id: str, *, caches: bool = True) -> None:
         for ext in ("meta", "indexed"):
             self.meta_path(page_id, ext).unlink(missing_ok=True)
+        if caches:
+            self.refresh_caches()
+
+    def refresh_caches(self) -> None:
+        """Make DokuWiki drop its cached pages, feeds and sitemap, as a config change does."""
         (self.data_dir / "cache" / "sitemap.xml.gz").unlink(missing_ok=True)
         # purgefile makes cached pages re-check which links exist.
         (self.data_dir / "cache" / "purgefile").write_text(str(int(time.time())))
@@ -579,8 +701,13 @@ class DokuWikiBed:
         summary: str = "",
         user: str = "",
         minor: bool = False,
+        refresh_caches: bool = True,
     ) -> None:
-        """Save a revision of page_id dated `when`, as DokuWiki would have (create or edit)."""
+        """Save a revision of page_id dated `when`, as DokuWiki would have (create or edit).
+
+        With ``refresh_caches=False`` the wiki's feed and sitemap caches stay warm, as they
+        do on a live wiki for a while after an edit (the page itself renders anew).
+        """
         check_id(page_id)
         ts = int(_utc(when).timestamp())
         self._check_when(page_id, ts)
@@ -597,6 +724,17 @@ class DokuWikiBed:
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_bytes(data)
         # "Last modified" is the page file's mtime.
+        os.utime(page, (ts, ts))
+        self._invalidate(page_id, caches=refresh_caches)
+
+    def external_edit(self, page_id: str, text: str, *, when: datetime) -> None:
+        """Write the page file alone, dated `when`: no changelog line, no attic copy, as a
+        sync tool or a restore does. DokuWiki notices it when the page is next shown."""
+        check_id(page_id)
+        ts = int(_utc(when).timestamp())
+        page = self.page_path(page_id)
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_bytes(text.replace("\r\n", "\n").encode("utf-8"))
         os.utime(page, (ts, ts))
         self._invalidate(page_id)
 

@@ -27,15 +27,23 @@ from twisted.python.failure import Failure
 from archive.catalog import PreviousCrawl
 from crawler import settings as defaults
 from crawler.access import Denial, denial, login_lost
+from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
 from crawler.dokuwiki import START_PAGE, page_url, site_root
 from crawler.feed import Feed, parse_feed
 from crawler.login import LoginError, LoginMiddleware
-from crawler.outcome import FAILED, fail_crawl, fatal_message, guarded, record_failure
+from crawler.outcome import (
+    FAILED,
+    PAGES_FAILED_STAT,
+    fail_crawl,
+    fatal_message,
+    guarded,
+    record_failure,
+)
 from crawler.page import Page
 from crawler.parse import is_dokuwiki, parse_index, parse_page
 from crawler.plan import mark_since, page_since, pages_to_retry, plan_incremental
 from crawler.recorder import DENIAL_META_KEY, PAGE_META_KEY
-from crawler.sitemap import sitemap_page_ids
+from crawler.sitemap import sitemap_entries
 
 DEFAULT_SITE = defaults.WIKI_SITE
 DISCOVERY_MEANS = frozenset(defaults.WIKI_DISCOVERY)
@@ -95,6 +103,13 @@ class WikiSpider(scrapy.Spider):
         # Incremental crawls gather what the wiki says before deciding what to fetch.
         self.listing: set[str] | None = set()
         self.feed: Feed | None = None
+        self.sitemap: dict[str, datetime | None] | None = None  # page id -> <lastmod>
+        # Settings (from_crawler reads the crawl's own).
+        self.change_margin = timedelta(seconds=defaults.WIKI_CHANGE_MARGIN)
+        self.recent_days = defaults.WIKI_RECENT_DAYS
+        self.feed_items = defaults.WIKI_FEED_ITEMS
+        self.sitemap_max_size = defaults.WIKI_SITEMAP_MAXSIZE
+        self.date_format = defaults.WIKI_DATE_FORMAT
         # One bound method per callback, reused by every request: Scrapy caches its
         # per-callback source inspection by the callback object, and a fresh bound
         # method per request made it re-read and re-parse this module every time.
@@ -111,6 +126,13 @@ class WikiSpider(scrapy.Spider):
         kwargs.setdefault("crawl_id", settings.get("WIKI_CRAWL_ID"))
         kwargs.setdefault("full", settings.get("WIKI_CRAWL_MODE") == "full")
         spider = super().from_crawler(crawler, *args, **kwargs)
+        # Read here, not where used: a bad value must fail before the crawl, not inside
+        # a signal handler.
+        spider.change_margin = timedelta(seconds=settings.getfloat("WIKI_CHANGE_MARGIN"))
+        spider.recent_days = settings.getfloat("WIKI_RECENT_DAYS")
+        spider.feed_items = settings.getint("WIKI_FEED_ITEMS")
+        spider.sitemap_max_size = settings.getint("WIKI_SITEMAP_MAXSIZE")
+        spider.date_format = settings.get("WIKI_DATE_FORMAT")
         spider.login_user = settings.get("WIKI_LOGIN_USER") or None
         spider.login_method = settings.get("WIKI_LOGIN_METHOD") if spider.login_user else None
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
@@ -134,8 +156,11 @@ class WikiSpider(scrapy.Spider):
         # for: robots.txt may shut it out, or it may fail, and the crawl goes on.
         yield self._feed_request()
         if self.incremental:
-            # The index proves the wiki and lists its pages; articles follow the plan.
+            # The index proves the wiki and lists its pages, the sitemap dates them;
+            # articles follow the plan.
             yield self._index_request(namespace="", probe=True)
+            if "sitemap" in self.discovery:
+                yield self._sitemap_request()
         else:
             # The start page proves the wiki and seeds the crawl.
             yield self._article(START_PAGE, probe=True)
@@ -174,12 +199,7 @@ class WikiSpider(scrapy.Spider):
             if "index" in self.discovery:
                 yield self._index_request(namespace="")
             if "sitemap" in self.discovery:
-                yield scrapy.Request(
-                    self.site + "doku.php?do=sitemap",
-                    callback=self.parse_sitemap,
-                    errback=self.on_error,
-                    priority=1,
-                )
+                yield self._sitemap_request()
         yield from self.parse_article(response)
 
     # ---- callbacks
@@ -219,7 +239,6 @@ class WikiSpider(scrapy.Spider):
                 f"the wiki no longer sees the login as {self.login_user}: it offered its "
                 f"login form again at {response.url}"
             )
-            self.failed.add(page_id)
             self._note_error(response.url, page_id, message)
             self._fail(message)
         self.denied.add(page_id)
@@ -230,9 +249,8 @@ class WikiSpider(scrapy.Spider):
         """The article as the recorder parsed it on its way into the catalog."""
         page = response.meta.get(PAGE_META_KEY)
         if page is None:
-            settings = self.crawler.settings
             page = parse_page(response.url, response.body, site=self.site,
-                              date_format=settings.get("WIKI_DATE_FORMAT"))
+                              date_format=self.date_format)
         return page
 
     def parse_index(self, response: Response) -> Iterator[scrapy.Request]:
@@ -249,17 +267,26 @@ class WikiSpider(scrapy.Spider):
                 yield self._index_request(namespace)
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
-        max_size = self.crawler.settings.getint("WIKI_SITEMAP_MAXSIZE")
+        if response.status == 304:
+            return  # unchanged since the previous crawl, which acted on it
+        if response.status != 200:
+            self.logger.info("No sitemap (HTTP %d): pages are found by other means",
+                             response.status)
+            return
         try:
-            page_ids = sitemap_page_ids(response.body, site=self.site, max_size=max_size)
+            entries = sitemap_entries(response.body, site=self.site,
+                                      max_size=self.sitemap_max_size)
         except ValueError as exc:
             self.logger.warning("%s: %s", response.url, exc)
             self.crawler.stats.inc_value("wiki/sitemap_errors")
             return
         self.crawler.stats.inc_value("wiki/sitemap_read")
-        self.crawler.stats.inc_value(DISCOVERY_STATS["sitemap"], len(page_ids))
-        for page_id in page_ids:
-            yield from self._follow(page_id)
+        self.crawler.stats.inc_value(DISCOVERY_STATS["sitemap"], len(entries))
+        if self.incremental:
+            self.sitemap = {entry.page_id: entry.lastmod for entry in entries}
+            return
+        for entry in entries:
+            yield from self._follow(entry.page_id)
 
     def parse_feed(self, response: Response) -> None:
         if response.status == 304:
@@ -282,8 +309,6 @@ class WikiSpider(scrapy.Spider):
             self.crawler.stats.inc_value("wiki/requests_ignored")
             return self._probe_failed(request, message)
         self.logger.error("Failed %s: %s", request.url, message)
-        if request.meta.get("page_id"):
-            self.failed.add(request.meta["page_id"])
         self._note_error(request.url, request.meta.get("page_id"), message)
         if request.meta.get("listing"):
             self.listing = None  # an incomplete index must not make pages look removed
@@ -292,7 +317,11 @@ class WikiSpider(scrapy.Spider):
         return self._probe_failed(request, message)
 
     def _note_error(self, url: str, page_id: str | None, message: str) -> None:
+        """A request that failed: counted, listed, and its page fetched again next run."""
         self.crawler.stats.inc_value("wiki/request_errors")
+        if page_id:
+            self.failed.add(page_id)
+            self.crawler.stats.set_value(PAGES_FAILED_STAT, len(self.failed))
         if len(self.errors) < MAX_ERRORS_KEPT:
             self.errors.append(
                 {
@@ -329,18 +358,22 @@ class WikiSpider(scrapy.Spider):
             # too: only the wiki saying so marks a page removed. So are pages it refused.
             self._schedule(self.previous.present_pages | self.previous.denied)
             return
-        margin = timedelta(seconds=self.crawler.settings.getfloat("WIKI_CHANGE_MARGIN"))
         plan = plan_incremental(
-            since=page_since(self.previous, margin),
+            since=page_since(self.previous, self.change_margin),
             listing=self.listing,
             feed=self.feed,
             failed=pages_to_retry(self.previous),
             now=datetime.now(UTC),
-            recent_days=self.crawler.settings.getfloat("WIKI_RECENT_DAYS"),
+            recent_days=self.recent_days,
+            held=self.previous.held,
+            sitemap=self.sitemap,
             refused=self.previous.denied,
         )
-        self.logger.info("Incremental crawl: %d pages to fetch (%s)", len(plan.fetch), plan.reason)
+        what = "every page" if plan.everything else "pages"
+        self.logger.info("Incremental crawl: %d %s to fetch (%s)", len(plan.fetch), what,
+                         plan.reason)
         self.crawler.stats.set_value("wiki/plan_reason", plan.reason)
+        self.crawler.stats.set_value("wiki/plan_reasons", plan.reasons)
         self._schedule(plan.fetch)
 
     def _schedule(self, page_ids: frozenset[str]) -> None:
@@ -374,7 +407,10 @@ class WikiSpider(scrapy.Spider):
             "not_readable_pages": sorted(self.denied),
             "login": self.login_user,
             "error_list": self.errors,
+            "delay": stats.get_value(DELAY_STAT),
+            "delay_source": stats.get_value(DELAY_SOURCE_STAT),
             "plan": stats.get_value("wiki/plan_reason"),
+            "plan_reasons": stats.get_value("wiki/plan_reasons"),
         }
 
     # ---- requests
@@ -407,6 +443,17 @@ class WikiSpider(scrapy.Spider):
             meta={"listing": True, "probe": probe, "handle_httpstatus_all": probe},
         )
 
+    def _sitemap_request(self) -> scrapy.Request:
+        headers = sitemap_conditional_headers(self.previous) if self.incremental else {}
+        return scrapy.Request(
+            self.site + "doku.php?do=sitemap",
+            headers=headers,
+            callback=self.parse_sitemap,
+            errback=self.on_error,
+            priority=1,
+            meta={"handle_httpstatus_list": [304, 404]},
+        )
+
     def _feed_request(self) -> scrapy.Request:
         query = {
             "mode": "recent",
@@ -431,7 +478,7 @@ class WikiSpider(scrapy.Spider):
         )
 
     def _feed_items(self) -> int:
-        return self.crawler.settings.getint("WIKI_FEED_ITEMS")
+        return self.feed_items
 
     def _fail(self, message: str) -> None:
         self.fatal = message
@@ -454,6 +501,20 @@ class WikiSpider(scrapy.Spider):
                     "links: this wiki's template may write them differently (pages are still "
                     "found by the other means)", means,
                 )
+
+
+def sitemap_conditional_headers(previous: PreviousCrawl) -> dict[str, str]:
+    """Validators of the sitemap the newest crawl got, when that crawl finished (so it
+    acted on every date the sitemap gave); a 304 then brings no new evidence."""
+    newest = previous.crawls[-1]
+    if newest.outcome != "finished":
+        return {}
+    headers = {}
+    if newest.sitemap_last_modified:
+        headers["If-Modified-Since"] = newest.sitemap_last_modified
+    if newest.sitemap_etag:
+        headers["If-None-Match"] = newest.sitemap_etag
+    return headers
 
 
 def conditional_headers(previous: PreviousCrawl, login: str | None = None) -> dict[str, str]:
