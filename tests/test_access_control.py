@@ -11,6 +11,7 @@ its "Permission Denied" page.
   ``--login`` (through a recording proxy, which sees every header that went over the wire),
   then anonymously again, then with the login after a private page was edited.
 * HTTP basic auth: the wiki behind a web server password.
+* Upstream "Mort" with each template: an anonymous crawl, then one with the login.
 """
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ from corpus_expect import expected_by_id
 from faultproxy import FaultProxy
 from helpers import FAST, corpus_wiki, warcio_check, wikiarchive
 from warcio.archiveiterator import ArchiveIterator
-from wikibed import ACL_LINES, EDITOR_PASSWORD, EDITOR_USER, DokuWikiBed
+from wikibed import (
+    ACL_LINES,
+    DEFAULT_TEMPLATE,
+    EDITOR_PASSWORD,
+    EDITOR_USER,
+    UPSTREAM,
+    DokuWikiBed,
+)
 
 from archive.reader import read_warcinfo
 
@@ -537,3 +545,26 @@ def test_missing_password_is_refused_before_anything_is_fetched(gated: dict) -> 
     assert result.stderr.count("\n") == 1
     assert f"set the environment variable {PASSWORD_ENV}" in result.stderr
     assert not list(out.glob("warc/*"))
+
+
+# --------------------------------------------------------------------------- other engines
+
+
+@pytest.mark.parametrize("template", [DEFAULT_TEMPLATE, "bootstrap3", "sprintdoc"])
+def test_refusals_and_login_on_the_upstream_engine(template, engine_dir, tmp_path):
+    bed = corpus_wiki(tmp_path / "wiki", engine=engine_dir(UPSTREAM, template),
+                      template=template, acl=RESTRICTED)
+    out = tmp_path / "out"
+    try:
+        crawl(bed.base_url, out)
+        denied = table(out, "access_denied")
+        assert set(denied.page_id) == linked_from_readable(restricted_pages())
+        assert set(table(out, "pages").page_id) == set(expected_by_id()) - restricted_pages()
+        login = crawl(bed.base_url, out, *login_options(), password=EDITOR_PASSWORD)
+    finally:
+        bed.stop()
+    assert ", logged in as editor)" in login.stdout
+    assert set(table(out, "pages").page_id) == set(expected_by_id()) - {DENIED_TO_ALL}
+    denied = table(out, "access_denied").set_index("page_id")
+    assert list(denied.index) == [DENIED_TO_ALL] and denied.loc[DENIED_TO_ALL].login == "editor"
+    assert "removed" not in set(table(out, "changes").change)
