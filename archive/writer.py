@@ -20,7 +20,6 @@ from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
-from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
@@ -72,6 +71,7 @@ class Stored:
     date: str  # WARC-Date
     uri: str
     revisit: bool
+    http: StatusAndHeaders | None = None  # the response head as parsed, when just written
 
 
 def payload_digest(body: bytes) -> str:
@@ -183,44 +183,50 @@ class RotatingWarcWriter:
             "WARC_Truncated": exchange.truncated,
             **_redaction_note(exchange.response_redacted),
         }
+        # The heads are given to warcio as sent, so it neither parses nor rewrites them;
+        # the response's is parsed once, for whoever reads the exchange next.
+        http = verbatim_head(exchange.response_head)
         if refers_to is None:
-            block = exchange.response_head + exchange.body
             response = warc.create_warc_record(
                 exchange.url,
                 "response",
-                payload=BytesIO(block),
-                length=len(block),
-                warc_headers_dict=writer.headers(date, **extra),
+                payload=BytesIO(exchange.body),
+                length=len(exchange.body),
+                http_headers=http,
+                warc_headers_dict=writer.headers(
+                    date, **extra, WARC_Payload_Digest=exchange.payload_digest
+                ),
             )
-            _keep_head_as_received(response, block)
         else:
             response = warc.create_revisit_record(
                 exchange.url,
                 exchange.payload_digest,
                 refers_to.uri,
                 refers_to.date,
-                http_headers=_verbatim_head(exchange.response_head),
+                http_headers=http,
                 warc_headers_dict=writer.headers(
                     date, **extra, WARC_Refers_To=refers_to.record_id
                 ),
             )
         record_id = response.rec_headers.get_header("WARC-Record-ID")
+        head, body = _split_head(exchange.request)
         request = warc.create_warc_record(
             exchange.url,
             "request",
-            payload=BytesIO(exchange.request),
-            length=len(exchange.request),
+            payload=BytesIO(body),
+            length=len(body),
+            http_headers=_as_sent(head),
             warc_headers_dict=writer.headers(
                 date, WARC_Concurrent_To=record_id, **_redaction_note(exchange.request_redacted)
             ),
         )
-        _keep_head_as_received(request, exchange.request)
         offset = out.tell()
         writer.write(response)
         writer.write(request)
         self.exchanges += 1
         stored = Stored(
-            self._final_name(), offset, record_id, date, exchange.url, refers_to is not None
+            self._final_name(), offset, record_id, date, exchange.url, refers_to is not None,
+            http,
         )
         if out.tell() >= self.max_size:
             self.close()
@@ -294,18 +300,27 @@ class _VerbatimHead(StatusAndHeaders):
         pass  # headers_buff already holds the head as received
 
 
-def _keep_head_as_received(record: ArcWarcRecord, block: bytes) -> None:
-    parsed = record.http_headers
-    if parsed is None:
-        return
-    head = _VerbatimHead(parsed.statusline, parsed.headers, parsed.protocol, parsed.total_len)
-    head.headers_buff = block[: len(block) - record.payload_length]
-    record.http_headers = head
-
-
-def _verbatim_head(head: bytes) -> _VerbatimHead:
+def verbatim_head(head: bytes) -> StatusAndHeaders:
+    """An HTTP response head parsed as warcio parses it, written back as received."""
     parsed = StatusAndHeadersParser(["HTTP/1.0", "HTTP/1.1"], verify=False).parse(BytesIO(head))
     verbatim = _VerbatimHead(parsed.statusline, parsed.headers, parsed.protocol, len(head))
     verbatim.headers_buff = head
     return verbatim
+
+
+def _as_sent(head: bytes) -> StatusAndHeaders:
+    """A request head kept as the bytes sent; writing reads none of its parts (warcio
+    only asks whether it has a status line)."""
+    line = head.split(b"\r\n", 1)[0].decode("iso-8859-1")
+    verbatim = _VerbatimHead(line, [], "", len(head))
+    verbatim.headers_buff = head
+    return verbatim
+
+
+def _split_head(message: bytes) -> tuple[bytes, bytes]:
+    """(head up to its blank line, body) of an HTTP message as sent."""
+    end = message.find(b"\r\n\r\n")
+    if end < 0:
+        return message, b""
+    return message[: end + 4], message[end + 4 :]
 

@@ -21,7 +21,6 @@ import codecs
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from html import unescape as html_unescape
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 from lxml import etree
@@ -954,23 +953,3 @@ def _index_namespace(a: Element, site: str) -> str | None:
         if key == "idx":
             return clean_id(value) or None
     return None
-
-
-# Discovery needs only the targets of links to existing pages. DokuWiki's renderer
-# writes them as <a ... class="wikilink1" ... data-wiki-id="ns:page">, whatever the
-# template, so the crawl finds them without building a tree (parse_page does that).
-_ANCHOR_TAG = re.compile(rb"<a\s[^>]*>", re.I)
-_WIKILINK1 = re.compile(rb"""\bclass\s*=\s*["'][^"']*\bwikilink1\b""", re.I)
-_WIKI_ID = re.compile(rb"""\bdata-wiki-id\s*=\s*["']([^"']*)["']""", re.I)
-
-
-def existing_page_links(html: bytes) -> list[str]:
-    """Ids of the existing pages an HTML page links to (``a.wikilink1[data-wiki-id]``)."""
-    ids = []
-    for tag in _ANCHOR_TAG.finditer(html):
-        if _WIKILINK1.search(tag.group()):
-            found = _WIKI_ID.search(tag.group())
-            if found:
-                value = html_unescape(found.group(1).decode("utf-8", "replace"))
-                ids.append(value.split("#", 1)[0])
-    return [page_id for page_id in ids if page_id]

@@ -219,7 +219,7 @@ def archived_response(
     exchange: Exchange, stored: Stored, earlier: Stored | None, site: str, crawl_id: str
 ) -> ArchivedResponse:
     """The response as a rebuild will read it back from the record just written."""
-    http = parse_http_head(exchange.response_head)
+    http = stored.http or parse_http_head(exchange.response_head)
     return ArchivedResponse(
         url=exchange.url,
         date=iso_date_to_datetime(stored.date, tz_aware=True),

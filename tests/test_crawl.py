@@ -6,31 +6,35 @@ the crawler's own output.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import rfc4180
 from corpus_expect import expected_by_id, orphan_pages
-from helpers import FAST, warcio_check, wikiarchive
+from edits import HOSTILE_TITLE
+from helpers import dokuwiki_date, served_page, warc_record_at, warcio_check, wikiarchive
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.reader import read_response
-from crawler.parse import parse_page
-from exports.tables import SCHEMAS, Provenance, page_row
+from exports.tables import SCHEMAS
 
 TABLES = ("pages", "footnotes", "citations", "links", "page_versions", "changes", "crawls")
+
+
 @pytest.fixture(scope="module")
-def crawl(wiki, tmp_path_factory):
-    out = tmp_path_factory.mktemp("crawl") / "out"
-    result = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out, result
+def crawl(full_crawl):
+    """The session's full crawl of the corpus wiki (tests/conftest.py): read-only."""
+    return full_crawl.out, full_crawl.result
 
 
 @pytest.fixture(scope="module")
@@ -205,16 +209,23 @@ def test_non_ascii_ids_percent_encoded_in_target_uri(crawl, expected):
     assert all(uri.isascii() for uri in uris if uri)
 
 
-def test_locators_read_back_to_the_same_row(crawl, tables):
+def test_locators_point_at_the_capture_of_the_row(crawl, tables, expected, wiki):
+    """Each row's WARC file and offset hold, as warcio reads them, the response its page
+    came from: its permanent link, its date, and the page as the corpus source says."""
     out, _ = crawl
     for row in tables["pages"].to_dict("records"):
-        capture = read_response(out / "warc", row["warc_filename"], row["warc_offset"])
-        assert capture.status == 200
-        page = parse_page(capture.url, capture.body, site=capture.url.split("doku.php")[0])
-        where = Provenance(row["crawl_id"], capture.date, row["warc_filename"], row["warc_offset"])
-        rebuilt = page_row(page, where)
-        for name in ("page_id", "title", "body_text", "content_sha256", "footnote_count"):
-            assert rebuilt[name] == row[name], (row["page_id"], name)
+        page = expected[row["page_id"]]
+        record, body = warc_record_at(out / "warc" / row["warc_filename"], row["warc_offset"])
+        assert record.rec_type == "response", row["page_id"]
+        assert record.rec_headers.get_header("WARC-Target-URI") == permalink(wiki, page.page_id)
+        fetched = datetime.fromisoformat(record.rec_headers.get_header("WARC-Date"))
+        assert fetched == row["fetched_at"].to_pydatetime(), row["page_id"]
+        assert record.http_headers.get_statuscode() == "200", row["page_id"]
+        title, modified, notes = served_page(body.decode("utf-8"))
+        assert (title or page.page_id) == page.title, row["page_id"]
+        assert (modified, notes) == (dokuwiki_date(page.last_modified), len(page.footnotes))
+        assert (row["title"], row["footnote_count"]) == (page.title, len(page.footnotes))
+        assert row["last_modified"] == pd.Timestamp(page.last_modified), row["page_id"]
 
 
 def test_export_from_warcs_alone_reproduces_tables(crawl, tmp_path):
@@ -258,12 +269,68 @@ def test_csv_and_parquet_hold_the_same_data(crawl, name):
             assert (text == values.fillna("")).all(), field.name
 
 
-def test_csv_is_rfc4180(crawl):
+@pytest.mark.parametrize("name", TABLES)
+def test_csv_is_rfc4180(crawl, expected, name):
+    """Read by RFC 4180's grammar and by Python's csv module in strict mode, each file
+    gives the same cells, which are the Parquet file's values written as README says
+    (text quoted, missing values empty and unquoted, ISO 8601 times, true/false)."""
     out, _ = crawl
-    raw = (out / "tables" / "pages.csv").read_bytes()
-    raw.decode("utf-8")
-    assert raw.startswith(b"page_id,url,title,")
-    assert b"\r\n" in raw and raw.endswith(b"\r\n")
+    raw = (out / "tables" / f"{name}.csv").read_bytes()
+    records = rfc4180.parse(raw)
+    assert raw.endswith(b"\r\n")
+    assert [[f.value for f in r] for r in records] == strict_csv(raw)
+    parquet = pq.read_table(out / "tables" / f"{name}.parquet")
+    header, *rows = records
+    assert [f.value for f in header] == parquet.schema.names
+    assert len(rows) == parquet.num_rows > 0
+    columns = parquet.to_pydict()
+    for field in parquet.schema:
+        cells = [row[parquet.schema.names.index(field.name)] for row in rows]
+        assert [cell_value(c, field.type) for c in cells] == columns[field.name], field.name
+        if pa.types.is_string(field.type):
+            assert all(c.quoted == (v is not None) for c, v in zip(
+                cells, columns[field.name], strict=True)), field.name
+    if name == "pages":  # and the values are the corpus's
+        ids = [c["page_id"] for c in as_dicts(records)]
+        assert sorted(ids) == sorted(expected)
+        assert {c["page_id"]: c["title"] for c in as_dicts(records)} == {
+            page_id: page.title for page_id, page in expected.items()
+        }
+    if name == "footnotes":  # commas in every reference, typography, non-ASCII text
+        got = {(c["page_id"], int(c["number"])): c["text"] for c in as_dicts(records)}
+        assert got == {
+            (page_id, note.numbers[0]): note.text
+            for page_id, page in expected.items()
+            for note in page.footnotes
+        }
+        assert any("," in text for text in got.values())
+
+
+def strict_csv(raw: bytes) -> list[list[str]]:
+    csv.field_size_limit(sys.maxsize)  # page bodies are long cells
+    reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), strict=True)
+    return list(reader)
+
+
+def as_dicts(records: list[list[rfc4180.Field]]) -> list[dict[str, str]]:
+    header, *rows = records
+    names = [f.value for f in header]
+    return [dict(zip(names, (f.value for f in row), strict=True)) for row in rows]
+
+
+def cell_value(cell: rfc4180.Field, kind: pa.DataType) -> object:
+    """A CSV cell as the value README says it stands for."""
+    if cell.value == "" and not cell.quoted:
+        return None
+    if pa.types.is_timestamp(kind):
+        when = datetime.fromisoformat(cell.value)
+        assert (when.tzinfo is not None) == (kind.tz is not None), cell.value
+        return when
+    if pa.types.is_integer(kind):
+        return int(cell.value)
+    if pa.types.is_boolean(kind):
+        return {"true": True, "false": False}[cell.value]
+    return cell.value
 
 
 def test_excel_safe_export_defuses_formula_cells_only(crawl, tmp_path):
@@ -281,3 +348,14 @@ def test_excel_safe_export_defuses_formula_cells_only(crawl, tmp_path):
         parquet = f"{name}.parquet"
         original = (out / "tables" / parquet).read_bytes()
         assert (tmp_path / "tables" / parquet).read_bytes() == original
+
+
+def test_csv_doubles_the_quotes_of_a_text(history):
+    """A title with double quotes (the history's hostile page) is one escaped field."""
+    raw = (history.out / "tables" / "pages.csv").read_bytes()
+    escaped = '"' + HOSTILE_TITLE.replace('"', '""') + '"'
+    assert HOSTILE_TITLE.count('"') == 2 and escaped.encode() in raw
+    titles = [c["title"] for c in as_dicts(rfc4180.parse(raw))]
+    assert titles.count(HOSTILE_TITLE) == 1
+    header, *rows = strict_csv(raw)
+    assert [r[header.index("title")] for r in rows].count(HOSTILE_TITLE) == 1

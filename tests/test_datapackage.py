@@ -1,7 +1,8 @@
 """The tables as a Frictionless data package, checked by the real `frictionless` tool.
 
-A crawl of the test wiki, `tables/datapackage.json` written beside its CSV files, then
-`frictionless validate` must accept it, and must reject the same files once corrupted.
+The `tables/datapackage.json` the session's full crawl wrote beside its CSV files, and the
+one `wikiarchive export` writes from the WARC files alone: `frictionless validate` must
+accept both, and must reject the same files once corrupted.
 """
 
 from __future__ import annotations
@@ -17,22 +18,32 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import FAST, wikiarchive
+from helpers import wikiarchive
 
-from exports.datapackage import field_descriptor, write_datapackage
+from exports.datapackage import field_descriptor
 from exports.tables import TABLES, Column
 
 FRICTIONLESS = Path(sys.executable).parent / "frictionless"
 
 
 @pytest.fixture(scope="module")
-def tables_dir(wiki, tmp_path_factory):
-    out = tmp_path_factory.mktemp("datapackage") / "out"
-    result = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
+def tables_dir(full_crawl):
+    """The tables folder the session's full crawl wrote, datapackage.json included."""
+    return full_crawl.out / "tables"
+
+
+@pytest.fixture(scope="module")
+def exported_dir(full_crawl, tmp_path_factory):
+    """The tables `wikiarchive export` writes from the same crawl's WARC files alone."""
+    out = tmp_path_factory.mktemp("exported")
+    (out / "warc").symlink_to(full_crawl.out / "warc")
+    result = wikiarchive("export", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
-    path = write_datapackage(out / "tables")
-    assert path == out / "tables" / "datapackage.json"
     return out / "tables"
+
+
+# Table Schema (frictionless specs, "Table Schema": field types) for each Parquet type.
+TABLE_SCHEMA_TYPES = {"string": "string", "int64": "integer", "bool": "boolean"}
 
 
 def validate(tables: Path) -> tuple[int, dict]:
@@ -114,7 +125,29 @@ def test_package_describes_every_table(tables_dir):
     assert ("page_versions", ("first_crawl_id",)) in crawl_refs
 
 
-def test_frictionless_validates_the_crawl(tables_dir):
+def test_field_types_are_the_parquet_types_in_table_schema_terms(tables_dir):
+    """Each field's Table Schema type is the type of that column in the Parquet file the
+    crawl wrote beside the CSV (timestamps are datetimes, with `Z` when in UTC)."""
+    package = json.loads((tables_dir / "datapackage.json").read_text(encoding="utf-8"))
+    for resource in package["resources"]:
+        parquet = pq.read_schema(tables_dir / resource["path"].replace(".csv", ".parquet"))
+        fields = resource["schema"]["fields"]
+        assert [f["name"] for f in fields] == parquet.names, resource["name"]
+        for field in fields:
+            kind = parquet.field(field["name"]).type
+            if pa.types.is_timestamp(kind):
+                assert field["type"] == "datetime", (resource["name"], field["name"])
+                assert ("`Z`" in field["description"]) == (kind.tz is not None), field
+            else:
+                assert field["type"] == TABLE_SCHEMA_TYPES[str(kind)], field
+        names = {f["name"] for f in fields}
+        assert set(resource["schema"].get("primaryKey", [])) <= names, resource["name"]
+
+
+@pytest.mark.parametrize("written_by", ["crawl", "export"])
+def test_frictionless_validates_the_tables(tables_dir, exported_dir, written_by):
+    """The datapackage.json a crawl writes, and the one `wikiarchive export` writes."""
+    tables_dir = {"crawl": tables_dir, "export": exported_dir}[written_by]
     code, report = validate(tables_dir)
     assert code == 0 and report["valid"], failures(report)
     rows = {task["name"]: task["stats"].get("rows", 0) for task in report["tasks"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import click
@@ -37,6 +38,20 @@ def test_two_setup_commands_and_ci_uses_the_test_one():
     assert "wikiarchive crawl" in commands[0]
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text()
     assert commands[1] in ci
+
+
+def test_ci_runs_every_test_and_fails_when_none_ran():
+    """CI deselects nothing (no marker or keyword filter), and pytest's own exit status,
+    5 when no test ran, is the script's."""
+    root = Path(__file__).parent.parent
+    script = (root / "scripts" / "test").read_text().splitlines()
+    assert "set -euo pipefail" in script
+    assert script[-1] == 'exec .venv/bin/python -m pytest "$@"'
+    assert (root / ".ci" / "run").read_text().splitlines()[-1] == "bash scripts/test -q"
+    with open(root / "pyproject.toml", "rb") as stream:
+        options = tomllib.load(stream)["tool"]["pytest"]["ini_options"]
+    assert not re.search(r"(^|\s)-[mk]\b", options["addopts"])
+    assert options["testpaths"] == ["tests"]
 
 
 def test_every_setting_is_in_the_settings_table():

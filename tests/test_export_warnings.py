@@ -9,12 +9,12 @@ from exports.export import ExportResult, _unrecognised
 
 
 def test_no_warning_when_every_page_reads_well():
-    result = ExportResult({"pages": 3}, [], [], [])
+    result = ExportResult({"pages": 3}, [], [], [], rewritten=["pages.csv"])
     assert result.render(Path("t")) == "Tables in t: 3 pages"
 
 
 def test_one_warning_line_per_kind_with_an_example():
-    result = ExportResult({"pages": 9}, ["a", "b"], ["c"], ["d", "e", "f"])
+    result = ExportResult({"pages": 9}, ["a", "b"], ["c"], ["d", "e", "f"], rewritten=["pages.csv"])
     lines = result.render(Path("t")).splitlines()
     assert lines[0] == "Tables in t: 9 pages"
     assert lines[1].startswith("Warning: 2 pages show a date that could not be read (e.g. a;")

@@ -278,10 +278,11 @@ def test_failed_page_of_an_incremental_crawl_is_neither_modified_nor_removed(tmp
         with FaultProxy(bed.base_url) as proxy:
             first = crawl(proxy, out)
             assert first.returncode == 0, first.stderr[-3000:]
-            now = datetime.now(UTC)  # seconds after the feed the first crawl read
+            # No wait: the edits are dated after the feed the first crawl read, and an edit
+            # in that very second counts (crawler.plan).
+            now = datetime.now(UTC)
             for page_id in ("magnesium", "stroke"):
                 bed.write_page(page_id, source(page_id) + "\nOne more sentence.\n", when=now)
-            time.sleep(1.1)
             proxy.status(500, times=None, match=re.compile(r"id=magnesium$"))
             second = crawl(proxy, out)
             assert second.returncode == EXIT_PARTIAL, second.stdout + second.stderr[-3000:]

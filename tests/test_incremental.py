@@ -1,7 +1,8 @@
 """Scheduled crawls on a really edited wiki: fetch only what changed, say what changed.
 
-Crawl a fresh test wiki; edit it (three pages modified, two added, one deleted);
-crawl again; crawl once more without edits; then a --full recrawl.
+The session's history (tests/conftest.py): a fresh test wiki crawled, edited (tests/
+edits.py: five pages modified, three added, one deleted) and crawled again. Here a copy
+of it is crawled once more without edits, then with --full.
 """
 
 from __future__ import annotations
@@ -11,67 +12,41 @@ import io
 import json
 import re
 import sqlite3
-import subprocess
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest
-from corpus_expect import CORPUS_DIR, expected_by_id
-from helpers import FAST, corpus_wiki, warcio_check, wikiarchive
+from corpus_expect import expected_by_id, footnotes, page_title, parsed_markup
+from edits import (  # noqa: F401 - edit_wiki and source: other test modules import them here
+    ADDED,
+    BODY_EDIT,
+    DELETED,
+    GAINS_FOOTNOTE,
+    HISTORY_CHANGES,
+    HOSTILE_EDIT,
+    HOSTILE_PAGE,
+    RETITLED,
+    TYPO_FIX,
+    edit_wiki,
+    source,
+)
+from helpers import (  # noqa: F401 - crawl_once: other test modules import it here
+    copy_output,
+    crawl_id_of,
+    crawl_once,
+    served_page,
+    warc_record_at,
+    warcio_check,
+    wikiarchive,
+)
 from warcio.archiveiterator import ArchiveIterator
-from wikibed import DokuWikiBed
 
 from archive.reader import read_warcinfo
 
-GAINS_FOOTNOTE = "stroke"
-BODY_EDIT = "hypothermia"
-TYPO_FIX = "seizure"
-ADDED = ["vascular:moyamoya", "spine:new_fusion_technique"]
-DELETED = "oncology:meningioma"
-
-
-def source(page_id: str) -> str:
-    manifest = expected_by_id()
-    return (CORPUS_DIR / manifest[page_id].file).read_text(encoding="utf-8")
-
-
-def edit_wiki(bed: DokuWikiBed) -> dict[str, str]:
-    """Really edit the served wiki; returns the new sources."""
-    now = datetime.now(UTC)
-    new = {}
-    text = source(GAINS_FOOTNOTE)
-    first_period = text.index(".", text.index("\n", text.index("======") + 6))
-    new[GAINS_FOOTNOTE] = (
-        text[:first_period]
-        + "((Feigin VL et al. Global burden of stroke. PubMed PMID: 33813542.))"
-        + text[first_period:]
-    )
-    new[BODY_EDIT] = source(BODY_EDIT) + "\nTargeted temperature management is debated.\n"
-    text = source(TYPO_FIX)
-    index = next(i for i, c in enumerate(text) if c == "e" and i > text.index("======") + 40)
-    new[TYPO_FIX] = text[:index] + "a" + text[index + 1 :]
-    new[ADDED[0]] = "====== Moyamoya disease ======\nA rare [[stroke]] cause((PMID: 1234567.)).\n"
-    new[ADDED[1]] = "====== New fusion technique ======\nNothing links here yet.\n"
-    for page_id, text in new.items():
-        minor = page_id == TYPO_FIX
-        bed.write_page(page_id, text, when=now, summary="test edit", minor=minor)
-    bed.delete_page(DELETED, when=now)
-    bed.reindex()
-    return new
-
-
-def crawl_once(bed: DokuWikiBed, out: Path, *options: str) -> subprocess.CompletedProcess:
-    result = wikiarchive("crawl", bed.base_url, "--out", str(out), *FAST, *options)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
-def crawl_id_of(result: subprocess.CompletedProcess) -> str:
-    return result.stdout.split()[1]
+UNCHANGED = "traumatic_brain_injury"  # a page no edit touches
 
 
 def files_of(out: Path, crawl_id: str) -> list[Path]:
@@ -103,54 +78,35 @@ def table(out: Path, name: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory):
-    bed = corpus_wiki(tmp_path_factory.mktemp("editable"))
-    out = tmp_path_factory.mktemp("history") / "out"
-    try:
-        first = crawl_once(bed, out)
-        time.sleep(1.1)  # edits come after the crawl, as on a live wiki
-        sources = edit_wiki(bed)
-        time.sleep(1.1)
-        second = crawl_once(bed, out)
-        after_second = {name: table(out, name) for name in ("pages", "changes", "page_versions")}
-        third = crawl_once(bed, out)
-        fourth = crawl_once(bed, out, "--full")
-        yield {
-            "bed": bed,
-            "out": out,
-            "runs": [first, second, third, fourth],
-            "ids": [crawl_id_of(r) for r in (first, second, third, fourth)],
-            "sources": sources,
-            "after_second": after_second,
-        }
-    finally:
-        bed.stop()
+def later(history, tmp_path_factory):
+    """A copy of the history crawled a third time without edits, then a fourth with --full."""
+    out = copy_output(history.out, tmp_path_factory.mktemp("later") / "out")
+    third = crawl_once(history.bed, out)
+    fourth = crawl_once(history.bed, out, "--full")
+    runs = [*history.runs, third, fourth]
+    return {"out": out, "runs": runs, "ids": [crawl_id_of(r) for r in runs]}
 
 
-def test_modes(history):
-    modes = [r.stdout.split()[2] for r in history["runs"]]
+CURRENT = (set(expected_by_id()) - {DELETED}) | set(ADDED) | {HOSTILE_PAGE}
+
+
+def test_modes(later):
+    modes = [r.stdout.split()[2] for r in later["runs"]]
     assert modes == ["(full):", "(incremental):", "(incremental):", "(full):"]
 
 
 def test_second_crawl_fetched_only_new_changed_and_deleted_pages(history):
-    fetched = article_requests(history["out"], history["ids"][1])
-    assert sorted(fetched) == sorted([GAINS_FOOTNOTE, BODY_EDIT, TYPO_FIX, *ADDED, DELETED])
+    fetched = article_requests(history.out, history.ids[1])
+    assert sorted(fetched) == sorted(HISTORY_CHANGES)
 
 
-def test_change_set_is_exactly_the_six_pages(history):
-    changes = history["after_second"]["changes"]
-    mine = changes[changes.to_crawl_id == history["ids"][1]].set_index("page_id")
-    assert set(mine.index) == {GAINS_FOOTNOTE, BODY_EDIT, TYPO_FIX, *ADDED, DELETED}
-    assert set(mine.from_crawl_id) == {history["ids"][0]}
+def test_change_set_is_exactly_the_edited_pages(history):
+    changes = table(history.out, "changes")
+    mine = changes[changes.to_crawl_id == history.ids[1]].set_index("page_id")
+    assert set(mine.index) == set(HISTORY_CHANGES)
+    assert set(mine.from_crawl_id) == {history.ids[0]}
     kinds = mine.change.to_dict()
-    assert kinds == {
-        GAINS_FOOTNOTE: "modified",
-        BODY_EDIT: "modified",
-        TYPO_FIX: "modified",
-        ADDED[0]: "added",
-        ADDED[1]: "added",
-        DELETED: "removed",
-    }
+    assert kinds == HISTORY_CHANGES
     footnote = mine.loc[GAINS_FOOTNOTE]
     assert (footnote.footnotes_added, footnote.footnotes_removed) == (1, 0)
     assert not footnote.body_changed and not footnote.title_changed
@@ -160,34 +116,61 @@ def test_change_set_is_exactly_the_six_pages(history):
     assert body.chars_removed == 0
     typo = mine.loc[TYPO_FIX]
     assert typo.body_changed and (typo.chars_added, typo.chars_removed) == (1, 1)
-    for page_id in (GAINS_FOOTNOTE, BODY_EDIT, TYPO_FIX):
-        row = mine.loc[page_id]
-        assert row.last_modified_after > row.last_modified_before, page_id
+    retitled = mine.loc[RETITLED]
+    assert retitled.title_changed and retitled.body_changed
+    assert (retitled.footnotes_added, retitled.footnotes_removed) == (1, 0)
+    assert mine.loc[HOSTILE_EDIT].body_changed and not mine.loc[HOSTILE_EDIT].title_changed
+    for page_id, change in HISTORY_CHANGES.items():
+        if change == "modified":
+            row = mine.loc[page_id]
+            assert row.last_modified_after > row.last_modified_before, page_id
     removed = mine.loc[DELETED]
     assert removed.last_modified_after is None and removed.last_modified_before is not None
 
 
 def test_pages_table_lists_every_current_page(history):
-    pages = history["after_second"]["pages"]
-    expected = (set(expected_by_id()) - {DELETED}) | set(ADDED)
-    assert set(pages.page_id) == expected
+    pages = table(history.out, "pages")
+    assert set(pages.page_id) == CURRENT
     by_id = pages.set_index("page_id")
     # carried pages keep the first crawl's capture; fetched ones point at the second's
-    assert by_id.loc["magnesium"].crawl_id == history["ids"][0]
-    assert by_id.loc[BODY_EDIT].crawl_id == history["ids"][1]
+    assert by_id.loc[UNCHANGED].crawl_id == history.ids[0]
+    assert by_id.loc[BODY_EDIT].crawl_id == history.ids[1]
     assert "Targeted temperature management is debated." in by_id.loc[BODY_EDIT].body_text
     assert by_id.loc[ADDED[0]].title == "Moyamoya disease"
 
 
 def test_page_versions_hold_both_versions_of_modified_pages(history):
-    versions = history["after_second"]["page_versions"]
-    for page_id in (GAINS_FOOTNOTE, BODY_EDIT, TYPO_FIX):
+    versions = table(history.out, "page_versions")
+    for page_id in [p for p, change in HISTORY_CHANGES.items() if change == "modified"]:
         mine = versions[versions.page_id == page_id].sort_values("version_id")
         assert len(mine) == 2, page_id
         assert mine.content_sha256.nunique() == 2
-        assert list(mine.first_crawl_id) == history["ids"][:2]
-    unchanged = versions[versions.page_id == "magnesium"]
+        assert list(mine.first_crawl_id) == history.ids[:2]
+    unchanged = versions[versions.page_id == UNCHANGED]
     assert len(unchanged) == 1
+
+
+def test_version_locators_point_at_the_first_capture_of_each_version(history):
+    """Each version's WARC file and offset hold, as warcio reads them, a capture of its
+    page showing that version: the corpus source before the edits, the edited one after."""
+    manifest = expected_by_id()
+    for row in table(history.out, "page_versions").to_dict("records"):
+        page_id = row["page_id"]
+        edited = row["first_crawl_id"] == history.ids[1]
+        markup = history.sources[page_id] if edited else source(page_id)
+        record, body = warc_record_at(history.out / "warc" / row["warc_filename"],
+                                      row["warc_offset"])
+        assert record.rec_type == "response", page_id
+        assert read_warcinfo(history.out / "warc" / row["warc_filename"])[
+            "wikiarchive-crawl-id"] == row["first_crawl_id"]
+        uri = record.rec_headers.get_header("WARC-Target-URI")
+        assert parse_qs(urlsplit(uri).query) == {"id": [page_id]}
+        title, modified, notes = served_page(body.decode("utf-8"))
+        assert (title or page_id) == page_title(parsed_markup(markup), page_id), page_id
+        assert notes == len(footnotes(markup)), page_id
+        assert modified == row["last_modified"].strftime("%Y/%m/%d %H:%M"), page_id
+        if not edited:
+            assert row["last_modified"] == pd.Timestamp(manifest[page_id].last_modified)
 
 
 def feed_exchanges(out: Path, crawl_id: str) -> list[tuple]:
@@ -209,26 +192,25 @@ def feed_exchanges(out: Path, crawl_id: str) -> list[tuple]:
     ]
 
 
-def test_third_crawl_without_edits_fetches_no_article(history):
-    assert article_requests(history["out"], history["ids"][2]) == []
+def test_third_crawl_without_edits_fetches_no_article(later):
+    assert article_requests(later["out"], later["ids"][2]) == []
     # The feed was asked conditionally and answered 304 Not Modified.
-    ((sent, status, got),) = feed_exchanges(history["out"], history["ids"][2])
+    ((sent, status, got),) = feed_exchanges(later["out"], later["ids"][2])
     assert sent.get_header("If-None-Match") and sent.get_header("If-Modified-Since")
     if status != 304:
         # DokuWiki dates a fresh feed by the clock before writing its cache file and a
         # cached one by that file: when the two straddle a second, the validators differ.
         earlier = parsedate_to_datetime(sent.get_header("If-Modified-Since"))
-        later = parsedate_to_datetime(got.get_header("Last-Modified"))
-        assert (status, later - earlier) == (200, timedelta(seconds=1))
-    changes = table(history["out"], "changes")
-    assert not (changes.to_crawl_id == history["ids"][2]).any()
+        newer = parsedate_to_datetime(got.get_header("Last-Modified"))
+        assert (status, newer - earlier) == (200, timedelta(seconds=1))
+    changes = table(later["out"], "changes")
+    assert not (changes.to_crawl_id == later["ids"][2]).any()
 
 
-def test_full_recrawl_of_unchanged_wiki(history):
-    out, full_id = history["out"], history["ids"][3]
+def test_full_recrawl_of_unchanged_wiki(later):
+    out, full_id = later["out"], later["ids"][3]
     fetched = article_requests(out, full_id)
-    current = (set(expected_by_id()) - {DELETED}) | set(ADDED)
-    assert set(fetched) >= current
+    assert set(fetched) >= CURRENT
     changes = table(out, "changes")
     assert not (changes.to_crawl_id == full_id).any()
     revisits = 0
@@ -241,11 +223,11 @@ def test_full_recrawl_of_unchanged_wiki(history):
     assert check.returncode == 0, check.stdout
 
 
-def test_crawls_table_and_export_from_warcs_alone(history, tmp_path):
-    out = history["out"]
+def test_crawls_table_and_export_from_warcs_alone(later, tmp_path):
+    out = later["out"]
     crawls = table(out, "crawls")
     # The third crawl found nothing to fetch: the catalog knows it, the tables do not.
-    ids = history["ids"]
+    ids = later["ids"]
     assert list(crawls.crawl_id) == [ids[0], ids[1], ids[3]]
     assert list(crawls["mode"]) == ["full", "incremental", "full"]
     catalog = sqlite3.connect(out / "catalog.sqlite")
@@ -261,18 +243,18 @@ def test_crawls_table_and_export_from_warcs_alone(history, tmp_path):
             ).read_bytes(), (name, ext)
 
 
-def test_changes_command(history):
-    out, ids = str(history["out"]), history["ids"]
+def test_changes_command(later):
+    out, ids = str(later["out"]), later["ids"]
     text = wikiarchive("changes", out, "--since", ids[0])
     assert text.returncode == 0, text.stderr
-    assert f"Crawl {ids[1]} (since {ids[0]}): 2 added, 1 removed, 3 modified" in text.stdout
+    assert f"Crawl {ids[1]} (since {ids[0]}): 3 added, 1 removed, 5 modified" in text.stdout
     assert re.search(rf"modified +{TYPO_FIX} +text \+1/-1 chars", text.stdout)
     assert re.search(rf"modified +{GAINS_FOOTNOTE} +footnotes \+1/-0", text.stdout)
     latest = wikiarchive("changes", out)  # the latest crawl (a no-op full recrawl)
     assert latest.returncode == 0 and latest.stdout.strip() == "No changes."
     as_csv = wikiarchive("changes", out, "--since", ids[0], "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(as_csv)))
-    assert {r["page_id"] for r in rows} == {GAINS_FOOTNOTE, BODY_EDIT, TYPO_FIX, *ADDED, DELETED}
+    assert {r["page_id"] for r in rows} == set(HISTORY_CHANGES)
     assert {r["to_crawl_id"] for r in rows} == {ids[1]}
     as_json = json.loads(
         wikiarchive("changes", out, "--since", ids[0], "--format", "json").stdout

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from corpus_expect import expected_by_id
 from filelock import FileLock
-from helpers import FAST, wikiarchive
+from helpers import FAST, copy_output, wikiarchive
 from helpers import warcio_check as check_files
 
 from archive.recover import recover_file
@@ -48,10 +48,10 @@ def test_second_run_on_the_same_folder_is_refused(wiki, tmp_path):
     assert not list((out / "warc").iterdir())
 
 
-def test_killed_crawl_leaves_the_archive_intact_and_the_next_run_completes(wiki, tmp_path):
-    out = tmp_path / "out"
-    first = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
-    assert first.returncode == 0, first.stderr
+def test_killed_crawl_leaves_the_archive_intact_and_the_next_run_completes(
+    wiki, full_crawl, tmp_path
+):
+    out = copy_output(full_crawl.out, tmp_path / "out")  # a first, finished crawl
     before_files, before_crawls = digests(out / "warc"), crawl_rows(out)
 
     slow = [*FAST, "--delay", "0.05", "--full"]  # the last --delay wins
@@ -65,7 +65,7 @@ def test_killed_crawl_leaves_the_archive_intact_and_the_next_run_completes(wiki,
         open_files = list((out / "warc").glob("*.open"))
         if open_files and open_files[0].stat().st_size > 20_000:
             break
-        time.sleep(0.05)
+        time.sleep(0.05)  # polling the crawl's progress, not waiting for the wiki
     else:
         process.kill()
         pytest.fail("the crawl never got going")
@@ -90,12 +90,8 @@ def test_killed_crawl_leaves_the_archive_intact_and_the_next_run_completes(wiki,
 
 
 @pytest.mark.parametrize("cut", [1, 3, 0.5, 0.9])
-def test_recovery_cuts_the_torn_tail(wiki, tmp_path_factory, cut):
-    out = tmp_path_factory.getbasetemp() / "recovery-source"
-    if not out.exists():
-        result = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
-        assert result.returncode == 0, result.stderr
-    source = next((out / "warc").glob("*.warc.gz")).read_bytes()
+def test_recovery_cuts_the_torn_tail(full_crawl, tmp_path_factory, cut):
+    source = next((full_crawl.out / "warc").glob("*.warc.gz")).read_bytes()
     size = int(len(source) * cut) if isinstance(cut, float) else len(source) - cut
     torn = tmp_path_factory.mktemp("torn") / "wikiarchive-x-00000.warc.gz.open"
     torn.write_bytes(source[:size])
@@ -131,10 +127,8 @@ def tables_digest(out: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (out / "tables").iterdir()}
 
 
-def test_write_failure_stops_the_crawl_and_keeps_what_was_written(wiki, tmp_path):
-    out = tmp_path / "out"
-    first = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
-    assert first.returncode == 0, first.stderr
+def test_write_failure_stops_the_crawl_and_keeps_what_was_written(wiki, full_crawl, tmp_path):
+    out = copy_output(full_crawl.out, tmp_path / "out")  # a first, finished crawl
     before = digests(out / "warc"), crawl_rows(out), tables_digest(out)
 
     full = subprocess.run(
@@ -178,7 +172,7 @@ def wait_for_open_file(out: Path, process: subprocess.Popen, min_size: int) -> N
             return
         if process.poll() is not None:
             pytest.fail("the crawl ended before it could be stopped")
-        time.sleep(0.02)
+        time.sleep(0.02)  # polling the crawl's progress, not waiting for the wiki
     process.kill()
     pytest.fail("the crawl never got going")
 
@@ -199,7 +193,7 @@ def test_killed_at_random_points_then_resumed_archives_every_page_once(wiki, tmp
     for _ in range(3):
         process = start_slow_crawl(wiki, out)
         wait_for_open_file(out, process, min_size=1_000)
-        time.sleep(rng.uniform(0.0, 1.0))
+        time.sleep(rng.uniform(0.0, 1.0))  # the kill lands at a random point of the crawl
         os.kill(process.pid, signal.SIGKILL)
         process.communicate()
     final = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)

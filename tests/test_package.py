@@ -1,9 +1,10 @@
 """``wikiarchive package``: a WACZ that py-wacz validates, holding the WARC files, their
 CDXJ index and a page list of every current article with its title.
 
-A fresh test wiki is crawled, one page is edited (new title) and one deleted, and the wiki
-is crawled again, so "current" means something: the deleted page is left out and the
-edited one is listed at its new capture. Expected values come from the wiki sources.
+The session's history (tests/conftest.py): a fresh test wiki crawled, edited (tests/
+edits.py: a page retitled, pages added, one deleted...) and crawled again, so "current"
+means something: the deleted page is left out and the edited ones are listed at their
+new capture, with their new titles. Expected values come from the wiki sources.
 """
 
 from __future__ import annotations
@@ -13,24 +14,21 @@ import hashlib
 import json
 import subprocess
 import sys
-import time
 import zipfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from corpus_expect import CORPUS_DIR, expected_by_id
-from helpers import FAST, corpus_wiki, wikiarchive
+from corpus_expect import expected_by_id, page_title, parsed_markup
+from edits import DELETED, NEW_TITLE, RETITLED
 
 from crawler.cli import package
 from crawler.lock import locked
 
-EDITED = "hypothermia"
-NEW_TITLE = "Therapeutic hypothermia"
-DELETED = "oncology:meningioma"
+EDITED = RETITLED
 
 
 def permalink(base: str, page_id: str) -> str:
@@ -42,30 +40,17 @@ def run_package(*args: str):
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory):
-    bed = corpus_wiki(tmp_path_factory.mktemp("packagewiki"))
-    out = tmp_path_factory.mktemp("package") / "out"
-    try:
-        for step in ("first", "second"):
-            if step == "second":
-                time.sleep(1.1)  # edits come after the first crawl
-                source = (CORPUS_DIR / expected_by_id()[EDITED].file).read_text("utf-8")
-                old_heading = source.splitlines()[0]
-                assert old_heading.startswith("======"), old_heading
-                new = source.replace(old_heading, f"====== {NEW_TITLE} ======", 1)
-                bed.write_page(EDITED, new, when=datetime.now(UTC), summary="retitled")
-                bed.delete_page(DELETED, when=datetime.now(UTC))
-                bed.reindex()
-                time.sleep(1.1)
-            result = wikiarchive("crawl", bed.base_url, "--out", str(out), *FAST)
-            assert result.returncode == 0, result.stderr[-3000:]
-        wacz = tmp_path_factory.mktemp("wacz") / "wiki.wacz"
-        result = run_package(str(out), "--wacz", str(wacz), "--title", "Test wiki")
-        assert result.exit_code == 0, result.output
-        assert f"WACZ {wacz}: 2 WARC files, {len(expected_by_id()) - 1} pages" in result.output
-        yield {"out": out, "wacz": wacz, "base": bed.base_url}
-    finally:
-        bed.stop()
+def archive(history, tmp_path_factory):
+    """The shared history packaged into a WACZ (the history itself stays read-only)."""
+    wacz = tmp_path_factory.mktemp("wacz") / "wiki.wacz"
+    result = run_package(str(history.out), "--wacz", str(wacz), "--title", "Test wiki")
+    assert result.exit_code == 0, result.output
+    pages = len(current_titles(history.sources))
+    assert f"WACZ {wacz}: 2 WARC files, {pages} pages" in result.output
+    return {
+        "out": history.out, "wacz": wacz, "base": history.bed.base_url,
+        "sources": history.sources,
+    }
 
 
 def members(wacz: Path) -> dict[str, bytes]:
@@ -73,10 +58,13 @@ def members(wacz: Path) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def current_titles() -> dict[str, str]:
+def current_titles(sources: dict[str, str]) -> dict[str, str]:
+    """Title of every page after the edits: the corpus's, or that of the new source."""
     titles = {page_id: page.title for page_id, page in expected_by_id().items()}
     del titles[DELETED]
-    titles[EDITED] = NEW_TITLE
+    for page_id, markup in sources.items():
+        titles[page_id] = page_title(parsed_markup(markup), page_id)
+    assert titles[EDITED] == NEW_TITLE
     return titles
 
 
@@ -128,7 +116,7 @@ def test_pages_list_every_current_article_with_its_title(archive):
     lines = members(archive["wacz"])["pages/pages.jsonl"].decode("utf-8").splitlines()
     header, pages = json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
     assert header["format"] == "json-pages-1.0" and header["id"]
-    titles = current_titles()
+    titles = current_titles(archive["sources"])
     assert sorted(p["url"] for p in pages) == sorted(
         permalink(archive["base"], page_id) for page_id in titles
     )
@@ -140,8 +128,11 @@ def test_pages_list_every_current_article_with_its_title(archive):
     for row in table.itertuples():
         listed = datetime.fromisoformat(by_url[row.url]["ts"].replace("Z", "+00:00"))
         assert listed == row.fetched_at.to_pydatetime().replace(microsecond=0), row.page_id
-    edited = by_url[permalink(archive["base"], EDITED)]["ts"]
-    assert all(p["ts"] < edited for p in pages if p["url"] != permalink(archive["base"], EDITED))
+    # The pages written between the crawls are listed at the second crawl's captures.
+    written = {permalink(archive["base"], page_id) for page_id in archive["sources"]}
+    assert permalink(archive["base"], EDITED) in written
+    carried = [p["ts"] for p in pages if p["url"] not in written]
+    assert carried and all(by_url[url]["ts"] > max(carried) for url in written)
 
 
 def test_bad_input_is_one_line_and_non_zero(archive, tmp_path):

@@ -412,28 +412,3 @@ def test_big_served_page_parses_completely():
     assert firsts == sorted(firsts) and len(numbers) == len(set(numbers))
     assert page.footnotes[2].numbers == (3, 13)  # identical texts merged by DokuWiki
     assert all(link.target for link in page.links)
-
-
-def test_existing_page_links_for_discovery():
-    from crawler.parse import existing_page_links
-
-    html = (
-        b'<p><a href="/wiki/doku.php?id=magnesium_sulfate" class="wikilink1" '
-        b'title="magnesium_sulfate" data-wiki-id="magnesium_sulfate">Magnesium sulfate</a>'
-        b'<a href="/wiki/doku.php?id=cation" class="wikilink2" title="cation" rel="nofollow" '
-        b'data-wiki-id="cation">cation</a>'
-        b"<A class='media wikilink1' data-wiki-id='spine:disc_herniation#surgery' href='x'>"
-        b'<a href="https://doi.org/10.1/x" class="urlextern">doi</a>'
-        b'<a class="wikilink1" data-wiki-id="%CE%B1&amp;b">odd</a></p>'
-    )
-    assert existing_page_links(html) == ["magnesium_sulfate", "spine:disc_herniation", "%CE%B1&b"]
-
-
-@pytest.mark.parametrize("sample", sorted(p.name for p in HTML_DIR.glob("*.html")))
-def test_discovery_links_agree_with_the_parser_on_served_pages(sample):
-    from crawler.parse import existing_page_links
-
-    html = (HTML_DIR / sample).read_bytes()
-    page = parse_page(BED + "doku.php?id=x", html, site=BED)
-    parsed = {link.target for link in page.links if link.kind == "page"}
-    assert set(existing_page_links(html)) >= parsed

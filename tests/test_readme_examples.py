@@ -6,8 +6,8 @@ a folder where ``neurosurgerywiki`` is the crawl's output, and what it prints is
 with values computed from the corpus sources and the edits (tests/corpus_expect.py), never
 from the crawler's output.
 
-History: a fresh wiki is crawled, edited (tests/test_incremental.py's edits) and crawled
-again, so "the latest crawl" has changes to show.
+History: the session's history (tests/conftest.py), a fresh wiki crawled, edited
+(tests/edits.py) and crawled again, so "the latest crawl" has changes to show.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -28,8 +27,7 @@ from corpus_expect import (
     internal_links,
     namespace_of,
 )
-from helpers import corpus_wiki
-from test_incremental import ADDED, DELETED, crawl_once, edit_wiki
+from edits import DELETED, HISTORY_CHANGES
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "README.md", ROOT / "tests" / "readme_examples.md"]
@@ -54,28 +52,22 @@ def examples() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory):
-    bed = corpus_wiki(tmp_path_factory.mktemp("readme-wiki"))
-    work = tmp_path_factory.mktemp("readme")
-    try:
-        crawl_once(bed, work / OUT_NAME)
-        time.sleep(1.1)  # edits come after the crawl, as on a live wiki
-        edited = edit_wiki(bed)
-        time.sleep(1.1)
-        crawl_once(bed, work / OUT_NAME)
-    finally:
-        bed.stop()
-    return work, edited
+def work(history, tmp_path_factory):
+    """A folder where ``neurosurgerywiki`` is the shared history's output (read-only)."""
+    folder = tmp_path_factory.mktemp("readme")
+    (folder / OUT_NAME).symlink_to(history.out, target_is_directory=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
 def corpus(history):
     """What the tables must hold, from the sources: per current page its markup, footnotes,
     namespace and red links (links to pages that do not exist as of the latest crawl)."""
-    _, edited = history
+    edited = history.sources
     manifest = expected_by_id()
     before = set(manifest)
-    after = (before - {DELETED}) | set(ADDED)
+    added = {page_id for page_id, change in HISTORY_CHANGES.items() if change == "added"}
+    after = (before - {DELETED}) | added
     pages = {}
     for page_id in sorted(after):
         if page_id in edited:  # fetched again after the edits
@@ -94,8 +86,7 @@ def corpus(history):
     return {"pages": pages, "old_footnotes": old, "edited": edited}
 
 
-def run_example(name: str, history) -> list[str]:
-    work, _ = history
+def run_example(name: str, work: Path) -> list[str]:
     code = examples()[name]
     result = subprocess.run(
         [sys.executable, "-W", "error", "-c", code],
@@ -119,14 +110,14 @@ def test_every_example_is_checked():
     }
 
 
-def test_top_pmids(history, corpus):
+def test_top_pmids(work, corpus):
     pages_citing = Counter(
         pmid
         for page in corpus["pages"].values()
         for pmid in {note.pmid for note in page["footnotes"] if note.pmid}
     )
     want = sorted(pages_citing.items(), key=lambda item: (-item[1], item[0]))[:5]
-    got = [tuple(line.split()) for line in run_example("top_pmids", history)]
+    got = [tuple(line.split()) for line in run_example("top_pmids", work)]
     assert got == [(pmid, str(n)) for pmid, n in want]
     assert ("1234567", "1") in got  # cited by a page added between the crawls
 
@@ -135,29 +126,29 @@ def _texts(notes: list[ExpectedFootnote]) -> Counter:
     return Counter(note.text for note in notes)
 
 
-def test_latest_changes(history, corpus):
+def test_latest_changes(work, corpus):
     want = []
     for page_id in corpus["edited"]:
         new = _texts(corpus["pages"][page_id]["footnotes"])
-        if page_id in ADDED:
+        if HISTORY_CHANGES[page_id] == "added":
             change, old = "added", Counter()
         else:
             change, old = "modified", _texts(corpus["old_footnotes"][page_id])
         added, removed = sum((new - old).values()), sum((old - new).values())
         want.append((change, page_id, f"+{added}/-{removed}"))
     want.append(("removed", DELETED, f"+0/-{len(corpus['old_footnotes'][DELETED])}"))
-    got = [tuple(line.split()) for line in run_example("latest_changes", history)]
+    got = [tuple(line.split()) for line in run_example("latest_changes", work)]
     assert got == sorted(want)
     assert ("modified", "stroke", "+1/-0") in got
 
 
-def test_footnotes_per_namespace(history, corpus):
+def test_footnotes_per_namespace(work, corpus):
     counts, with_pmid = Counter(), Counter()
     for page in corpus["pages"].values():
         name = page["namespace"] or "(root)"
         counts[name] += len(page["footnotes"])
         with_pmid[name] += sum(1 for note in page["footnotes"] if note.pmid)
-    lines = run_example("footnotes_per_namespace", history)
+    lines = run_example("footnotes_per_namespace", work)
     assert lines[0].split() == ["footnotes", "with_pmid"]
     assert lines[1].split() == ["namespace"]
     got = [line.split() for line in lines[2:]]
@@ -168,10 +159,10 @@ def test_footnotes_per_namespace(history, corpus):
     assert order == sorted(order, reverse=True)
 
 
-def test_red_links(history, corpus):
+def test_red_links(work, corpus):
     red = {page_id: page["red"] for page_id, page in corpus["pages"].items() if page["red"]}
     want = sorted(red.items(), key=lambda item: (-len(item[1]), item[0]))[:5]
-    got = [line.split() for line in run_example("red_links", history)]
+    got = [line.split() for line in run_example("red_links", work)]
     assert got == [[page_id, str(len(targets)), *sorted(targets)] for page_id, targets in want]
     # seizure links oncology:meningioma, deleted since: red, though fetched again or not
     assert "oncology:meningioma" in red["seizure"]

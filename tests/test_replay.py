@@ -1,11 +1,13 @@
 """The archive replays in pywb, and ``OUT/indexes/index.cdxj`` is an index pywb can use.
 
-A fresh test wiki is crawled, one article is really edited (new title, new sentence, new
-footnote) and the wiki is crawled again, incrementally (its unchanged robots.txt answer
-becomes a revisit record). The WARC files go into a pywb collection the documented way
+The session's history (tests/conftest.py): a fresh test wiki crawled, really edited
+(tests/edits.py: among others, one article gets a new title, a new sentence and a new
+footnote) and crawled again, incrementally (its unchanged robots.txt answer becomes a
+revisit record). The WARC files go into a pywb collection the documented way
 (``wb-manager init`` / ``wb-manager add``), and a second collection is served straight from
 ``OUT/warc`` with our own ``OUT/indexes/index.cdxj``. One ``wayback`` server on 127.0.0.1
-serves both; every expected value comes from the wiki sources.
+serves both; every expected value comes from the wiki sources, every archived byte is read
+by warcio.
 """
 
 from __future__ import annotations
@@ -17,25 +19,21 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from corpus_expect import CORPUS_DIR, expected_by_id, footnotes, page_title
-from helpers import FAST, corpus_wiki, wikiarchive
+from corpus_expect import expected_by_id, footnotes, page_title
+from edits import NEW_FOOTNOTE, NEW_SENTENCE, NEW_TITLE, RETITLED, retitled_source
+from helpers import copy_output, warc_record_at
 from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import iso_date_to_timestamp
-from wikibed import DokuWikiBed, http_get
+from wikibed import http_get
 
 from archive.index import PARTS_DIR, index_path, update_index
-from archive.reader import read_response
 from crawler.parse import parse_page
 
-EDITED = "magnesium"
-NEW_TITLE = "Magnesium (revised)"
-NEW_SENTENCE = "Magnesium replacement is routine on the ward."
-NEW_FOOTNOTE = "Doe J. Magnesium revisited. PubMed PMID: 12345678."
+EDITED = RETITLED
 COLL = "wiki"  # built with wb-manager
 BY_INDEX = "byindex"  # served from OUT/warc with OUT/indexes/index.cdxj
 BIN = Path(sys.executable).parent
@@ -48,17 +46,7 @@ def tool(name: str) -> str:
 
 
 def edited_source() -> str:
-    text = (CORPUS_DIR / expected_by_id()[EDITED].file).read_text(encoding="utf-8")
-    assert text.startswith("====== Magnesium ======\n")
-    text = text.replace("====== Magnesium ======", f"====== {NEW_TITLE} ======", 1)
-    return text + f"\n{NEW_SENTENCE}(({NEW_FOOTNOTE}))\n"
-
-
-def crawl(bed: DokuWikiBed, out: Path, *options: str) -> str:
-    result = wikiarchive("crawl", bed.base_url, "--out", str(out), *FAST, *options)
-    assert result.returncode == 0, result.stderr[-3000:]
-    update_index(out)  # the crawl command may do it too: it is idempotent
-    return result.stdout
+    return retitled_source()
 
 
 def index_entries(out: Path) -> list[tuple[str, str, dict]]:
@@ -73,6 +61,12 @@ def captures_of(out: Path, url: str) -> list[tuple[str, dict]]:
 
 def part_mtimes(out: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in (out / "indexes" / PARTS_DIR).iterdir()}
+
+
+def archived_body(out: Path, fields: dict) -> bytes:
+    """The payload of the record an index line points at, read by warcio."""
+    _, body = warc_record_at(out / "warc" / fields["filename"], int(fields["offset"]))
+    return body
 
 
 def free_port() -> int:
@@ -108,7 +102,7 @@ class Wayback:
                     if http_get(self.url("/"), timeout=2).status == 200:
                         return
                 except OSError:
-                    time.sleep(0.2)
+                    time.sleep(0.2)  # pywb is still starting
             self.stop()
         tail = (self.root / "wayback.log").read_text(errors="replace")[-2000:]
         pytest.fail(f"wayback did not come up:\n{tail}", pytrace=False)
@@ -133,19 +127,18 @@ class Wayback:
 
 
 @pytest.fixture(scope="module")
-def replay(tmp_path_factory):
-    bed = corpus_wiki(tmp_path_factory.mktemp("replaywiki"))
-    out = tmp_path_factory.mktemp("replay") / "out"
+def replay(history, tmp_path_factory):
+    out = history.out
+    first, second = (run.stdout for run in history.runs)
+    assert "(full)" in first and "(incremental)" in second
+    parts = f"indexes/{PARTS_DIR}/"
+    parts_after_first = {
+        path.removeprefix(parts): mtime
+        for path, mtime in history.files_after_first.items()
+        if path.startswith(parts)
+    }
     server = Wayback(tmp_path_factory.mktemp("pywb"))
     try:
-        first = crawl(bed, out)
-        parts_after_first = part_mtimes(out)
-        time.sleep(1.1)  # a new capture second: pywb timestamps have whole seconds
-        bed.write_page(EDITED, edited_source(), when=datetime.now(UTC), summary="test edit")
-        bed.reindex()
-        time.sleep(1.1)
-        second = crawl(bed, out)
-        assert "(full)" in first and "(incremental)" in second
         warcs = sorted((out / "warc").glob("*.warc.gz"))
         run = [tool("wb-manager")]
         for args in (["init", COLL], ["add", COLL, *map(str, warcs)]):
@@ -162,15 +155,14 @@ def replay(tmp_path_factory):
         )
         server.start()
         yield {
-            "bed": bed,
+            "bed": history.bed,
             "out": out,
             "server": server,
-            "url": bed.base_url + "doku.php?id=" + EDITED,
+            "url": history.bed.base_url + "doku.php?id=" + EDITED,
             "parts_after_first": parts_after_first,
         }
     finally:
         server.stop()
-        bed.stop()
 
 
 def article(html: bytes, replay, url: str | None = None) -> tuple[str, list[str]]:
@@ -210,15 +202,15 @@ def test_index_lists_every_article_sorted_and_located(replay):
     assert sorted(p.name for p in (out / "indexes").iterdir()) == [PARTS_DIR, "index.cdxj"]
 
 
-def test_index_update_is_incremental(replay):
+def test_index_update_is_incremental(replay, tmp_path):
     out = replay["out"]
     parts = part_mtimes(out)
     assert len(parts) == 2 and len(replay["parts_after_first"]) == 1
     for name, mtime in replay["parts_after_first"].items():
         assert parts[name] == mtime, name  # the first crawl's file was not indexed again
-    before = index_path(out).read_bytes()
-    assert update_index(out) == index_path(out)
-    assert index_path(out).read_bytes() == before
+    copy = copy_output(out, tmp_path / "out")  # the shared history stays as it is
+    assert update_index(copy) == index_path(copy)
+    assert index_path(copy).read_bytes() == index_path(out).read_bytes()
 
 
 def test_raw_replay_serves_the_archived_bytes(replay):
@@ -226,11 +218,11 @@ def test_raw_replay_serves_the_archived_bytes(replay):
     old, new = old_and_new(replay)
     for ts in (old, new):
         (fields,) = [f for t, f in captures_of(out, replay["url"]) if t == ts]
-        archived = read_response(out / "warc", fields["filename"], int(fields["offset"]))
+        archived = archived_body(out, fields)
         for coll in (COLL, BY_INDEX):
             got = server.get(coll, ts, "id_", replay["url"])
             assert got.status == 200, (coll, ts, got.text[:500])
-            assert got.body == archived.body, (coll, ts)
+            assert got.body == archived, (coll, ts)
 
 
 def test_rewritten_replay_carries_title_and_footnotes(replay):
@@ -277,10 +269,10 @@ def test_revisit_records_replay_the_original_payload(replay):
     assert any(f["url"].endswith("/robots.txt") for f in revisits), revisits
     for revisit in revisits:
         original = originals[revisit["url"], revisit["digest"]]
-        body = read_response(out / "warc", original["filename"], int(original["offset"]))
+        body = archived_body(out, original)
         for coll in (COLL, BY_INDEX):
             got = server.get(coll, revisit["ts"], "id_", revisit["url"])
-            assert (got.status, got.body) == (int(revisit["status"]), body.body), (
+            assert (got.status, got.body) == (int(revisit["status"]), body), (
                 coll,
                 revisit["url"],
                 got.text[-300:],

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 from corpus_expect import expected_by_id
+from helpers import catalog_crawls
 from test_incremental import article_requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,9 +31,11 @@ def test_scrapy_crawl_archives_records_and_exports(wiki, tmp_path):
     crawls = pd.read_parquet(out / "tables" / "crawls.parquet")
     assert list(crawls["mode"]) == ["full"]
     assert not list((out / "warc").glob("*.open"))
-    # A second run knows the first from the catalog: incremental, no article to fetch.
+    # A second run knows the first from the catalog: incremental, no article to fetch
+    # (so the tables, the crawls table included, stay as they were).
     second = scrapy_crawl(wiki.base_url, out)
     assert second.returncode == 0, second.stderr[-3000:]
-    crawls = pd.read_parquet(out / "tables" / "crawls.parquet")
-    assert list(crawls["mode"]) == ["full", "incremental"]
-    assert article_requests(out, crawls.crawl_id.iloc[-1]) == []
+    ran = catalog_crawls(out)
+    assert [mode for _, mode in ran] == ["full", "incremental"]
+    assert article_requests(out, ran[-1][0]) == []
+    assert list(pd.read_parquet(out / "tables" / "crawls.parquet").crawl_id) == [ran[0][0]]

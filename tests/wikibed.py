@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import re
 import secrets
@@ -540,6 +541,17 @@ class DokuWikiBed:
     def page_url(self, page_id: str, **params: str) -> str:
         query = urllib.parse.urlencode({"id": page_id, **params})
         return f"{self.base_url}doku.php?{query}"
+
+    @property
+    def caches_fresh_from(self) -> float:
+        """Clock time from which a page or feed that DokuWiki caches stays cached.
+
+        Every offline edit dates conf/local.php one second ahead (``_invalidate``), and
+        DokuWiki takes a cache as stale while its whole-second mtime is not past every
+        file it depends on (``<=``): whatever it caches before the second after that
+        stamp is built again on the next request.
+        """
+        return math.floor(self._last_conf_touch) + 1.0
 
     @property
     def running(self) -> bool:
