@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 CATALOG_NAME = "catalog.sqlite"
 
 SCHEMA = """
@@ -46,7 +46,8 @@ CREATE TABLE page_versions (
     last_crawl_id TEXT NOT NULL,
     warc_filename TEXT NOT NULL,
     warc_offset INTEGER NOT NULL,
-    fetched_at TEXT NOT NULL
+    fetched_at TEXT NOT NULL,
+    revision INTEGER  -- the wiki revision (Unix time) this version is, when known
 );
 CREATE INDEX page_versions_page ON page_versions (page_id);
 CREATE TABLE page_state (
@@ -86,8 +87,13 @@ CREATE TABLE changes (
     chars_removed INTEGER NOT NULL,
     before_version_id INTEGER,
     after_version_id INTEGER,
-    PRIMARY KEY (to_crawl_id, page_id)
+    -- set for a change between two wiki revisions (history crawls); empty for a change
+    -- between two crawls
+    revision_before INTEGER,
+    revision_after INTEGER
 );
+CREATE UNIQUE INDEX changes_key ON changes (to_crawl_id, page_id, ifnull(revision_after, -1));
+CREATE INDEX changes_page ON changes (page_id);
 CREATE TABLE errors (
     crawl_id TEXT NOT NULL,
     url TEXT NOT NULL,
@@ -104,6 +110,42 @@ CREATE TABLE payloads (
     warc_offset INTEGER NOT NULL
 );
 CREATE INDEX payloads_record ON payloads (record_id);
+CREATE TABLE revisions (  -- what the wiki's revision lists say, newest listing wins
+    page_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,  -- Unix time, as in rev=
+    date_shown TEXT NOT NULL,
+    date TEXT,
+    summary TEXT NOT NULL,
+    author TEXT NOT NULL,
+    size_change TEXT NOT NULL,
+    minor INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    current INTEGER NOT NULL,
+    served INTEGER NOT NULL,  -- listed with a link to its text
+    not_served INTEGER NOT NULL DEFAULT 0,  -- asked for, and the wiki had no such revision
+    crawl_id TEXT NOT NULL,  -- the crawl that listed it last
+    version_id INTEGER REFERENCES page_versions,  -- its content, when archived
+    PRIMARY KEY (page_id, revision)
+);
+CREATE TABLE revision_walks (  -- pages whose revision list was read to its end
+    page_id TEXT PRIMARY KEY,
+    crawl_id TEXT NOT NULL
+);
+CREATE TABLE version_pages (  -- versions parsed, kept for the changes between revisions
+    version_id INTEGER PRIMARY KEY REFERENCES page_versions,
+    page BLOB NOT NULL
+);
+CREATE TABLE sources (
+    page_id TEXT NOT NULL,
+    revision INTEGER,
+    markup TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    crawl_id TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    warc_filename TEXT NOT NULL,
+    warc_offset INTEGER NOT NULL
+);
+CREATE INDEX sources_page ON sources (page_id, revision);
 CREATE TABLE warc_files (
     filename TEXT PRIMARY KEY,
     crawl_id TEXT NOT NULL
@@ -131,6 +173,7 @@ class Version:
     last_modified: str | None
     warc_filename: str
     warc_offset: int
+    revision: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +350,8 @@ class Catalog:
 
     def touched_after(self, seq: int) -> set[str]:
         """What the crawls after ``seq`` changed: 'crawls' (a recorded crawl), 'pages'
-        (a page captured), 'versions', 'changes', 'errors'."""
+        (a page captured), 'versions', 'changes', 'errors', 'revisions' (a revision
+        list read), 'sources'."""
         later = "(SELECT crawl_id FROM crawls WHERE seq > ?)"
         queries = {
             "crawls": f"SELECT 1 FROM crawls WHERE seq > ? AND {RECORDED}",
@@ -316,6 +360,8 @@ class Catalog:
             f" OR last_crawl_id IN {later}",
             "changes": f"SELECT 1 FROM changes WHERE to_crawl_id IN {later}",
             "errors": f"SELECT 1 FROM errors WHERE crawl_id IN {later}",
+            "revisions": f"SELECT 1 FROM revisions WHERE crawl_id IN {later}",
+            "sources": f"SELECT 1 FROM sources WHERE crawl_id IN {later}",
         }
         touched = set()
         for name, query in queries.items():
@@ -387,15 +433,23 @@ class Catalog:
             return None
         row = self.db.execute(
             "SELECT version_id, page_id, content_sha256, last_modified, warc_filename,"
-            " warc_offset FROM page_versions WHERE version_id = ?",
+            " warc_offset, revision FROM page_versions WHERE version_id = ?",
             (version_id,),
         ).fetchone()
         return Version(*row) if row else None
 
-    def add_version(self, page_id: str, sha: str, last_modified: str | None, capture: dict) -> int:
+    def add_version(
+        self,
+        page_id: str,
+        sha: str,
+        last_modified: str | None,
+        capture: dict,
+        revision: int | None = None,
+    ) -> int:
         cursor = self.db.execute(
             "INSERT INTO page_versions (page_id, content_sha256, last_modified, first_crawl_id,"
-            " last_crawl_id, warc_filename, warc_offset, fetched_at) VALUES (?,?,?,?,?,?,?,?)",
+            " last_crawl_id, warc_filename, warc_offset, fetched_at, revision)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
             (
                 page_id,
                 sha,
@@ -405,6 +459,7 @@ class Catalog:
                 capture["warc_filename"],
                 capture["warc_offset"],
                 capture["fetched_at"],
+                revision,
             ),
         )
         return cursor.lastrowid
@@ -500,8 +555,11 @@ class Catalog:
         self.db.execute(f"INSERT INTO changes ({names}) VALUES ({marks})", tuple(row.values()))
 
     def delete_change(self, crawl_id: str, page_id: str) -> None:
+        """The page's change between two crawls (not those between wiki revisions)."""
         self.db.execute(
-            "DELETE FROM changes WHERE to_crawl_id = ? AND page_id = ?", (crawl_id, page_id)
+            "DELETE FROM changes WHERE to_crawl_id = ? AND page_id = ?"
+            " AND revision_after IS NULL",
+            (crawl_id, page_id),
         )
 
     def changes(self, since_crawl_id: str | None = None) -> Iterator[sqlite3.Row]:
@@ -512,7 +570,9 @@ class Catalog:
         if since_crawl_id is not None:
             query += " WHERE k.seq > (SELECT seq FROM crawls WHERE crawl_id = ?)"
             args = (since_crawl_id,)
-        return self.db.execute(query + " ORDER BY k.seq, c.page_id", args)
+        return self.db.execute(
+            query + " ORDER BY k.seq, c.page_id, ifnull(c.revision_after, -1)", args
+        )
 
     # ---- payload digests, for revisit records
 
@@ -537,3 +597,159 @@ class Catalog:
         return self.db.execute(
             "SELECT * FROM payloads WHERE record_id = ?", (record_id,)
         ).fetchone()
+
+    # ---- wiki revisions (history crawls)
+
+    def list_revision(self, page_id: str, listed: dict, crawl_id: str) -> None:
+        """A revision as a revision list shows it; a later listing replaces what an
+        earlier one said (it may have become old, or its text pruned)."""
+        self.db.execute(
+            "INSERT INTO revisions (page_id, revision, date_shown, date, summary, author,"
+            " size_change, minor, deleted, current, served, crawl_id)"
+            " VALUES (:page_id, :revision, :date_shown, :date, :summary, :author,"
+            " :size_change, :minor, :deleted, :current, :served, :crawl_id)"
+            " ON CONFLICT (page_id, revision) DO UPDATE SET date_shown = :date_shown,"
+            " date = :date, summary = :summary, author = :author, size_change = :size_change,"
+            " minor = :minor, deleted = :deleted, current = :current, served = :served,"
+            " crawl_id = :crawl_id",
+            {**listed, "page_id": page_id, "crawl_id": crawl_id},
+        )
+        if listed["current"]:
+            self.db.execute(
+                "UPDATE revisions SET current = 0 WHERE page_id = ? AND revision != ?",
+                (page_id, listed["revision"]),
+            )
+
+    def revisions_of(self, page_id: str) -> list[sqlite3.Row]:
+        """The page's listed revisions, oldest first."""
+        return self.db.execute(
+            "SELECT * FROM revisions WHERE page_id = ? ORDER BY revision", (page_id,)
+        ).fetchall()
+
+    def all_revisions(self) -> Iterator[sqlite3.Row]:
+        """Every listed revision with its archived version's locator, by page and time."""
+        return self.db.execute(
+            "SELECT r.*, v.warc_filename, v.warc_offset, w.page_id IS NOT NULL AS complete"
+            " FROM revisions r LEFT JOIN page_versions v USING (version_id)"
+            " LEFT JOIN revision_walks w USING (page_id) ORDER BY r.page_id, r.revision"
+        )
+
+    def set_revision_version(self, page_id: str, revision: int, version_id: int) -> None:
+        """The revision's content is this version (and the version is that revision)."""
+        self.db.execute(
+            "UPDATE revisions SET version_id = ?, not_served = 0"
+            " WHERE page_id = ? AND revision = ?",
+            (version_id, page_id, revision),
+        )
+        self.db.execute(
+            "UPDATE page_versions SET revision = ? WHERE version_id = ?", (revision, version_id)
+        )
+
+    def mark_not_served(self, page_id: str, revision: int) -> None:
+        self.db.execute(
+            "UPDATE revisions SET not_served = 1 WHERE page_id = ? AND revision = ?"
+            " AND version_id IS NULL",
+            (page_id, revision),
+        )
+
+    def revision_version(self, page_id: str, revision: int) -> Version | None:
+        row = self.db.execute(
+            "SELECT version_id FROM page_versions WHERE page_id = ? AND revision = ?"
+            " ORDER BY version_id LIMIT 1",
+            (page_id, revision),
+        ).fetchone()
+        return self.version(row[0]) if row else None
+
+    def versions_without_revision(self, page_id: str) -> list[tuple[int, str | None]]:
+        """(version id, last modified) of the page's versions no revision is known for."""
+        return [
+            (row[0], row[1])
+            for row in self.db.execute(
+                "SELECT version_id, last_modified FROM page_versions"
+                " WHERE page_id = ? AND revision IS NULL",
+                (page_id,),
+            )
+        ]
+
+    def add_walk(self, page_id: str, crawl_id: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO revision_walks VALUES (?, ?)", (page_id, crawl_id))
+
+    def is_walked(self, page_id: str) -> bool:
+        found = self.db.execute("SELECT 1 FROM revision_walks WHERE page_id = ?", (page_id,))
+        return found.fetchone() is not None
+
+    def history_known(self) -> dict[str, dict]:
+        """Per page held or listed: whether its revision list was read to its end
+        ("walked"), the revisions listed ("listed"), those whose content is archived
+        ("archived"), those the wiki serves but whose content is not archived yet
+        ("missing"), and the dates shown by its captures no revision is known for yet
+        ("dates")."""
+        known: dict[str, dict] = {}
+
+        def entry(page_id: str) -> dict:
+            return known.setdefault(
+                page_id,
+                {"walked": False, "listed": set(), "archived": set(), "missing": set(),
+                 "dates": []},
+            )
+
+        for (page_id,) in self.db.execute("SELECT page_id FROM page_state"):
+            entry(page_id)
+        for (page_id,) in self.db.execute("SELECT page_id FROM revision_walks"):
+            entry(page_id)["walked"] = True
+        for page_id, revision, version_id, gone in self.db.execute(
+            "SELECT page_id, revision, version_id, deleted OR NOT served OR not_served"
+            " FROM revisions"
+        ):
+            entry(page_id)["listed"].add(revision)
+            if version_id is not None:
+                entry(page_id)["archived"].add(revision)
+            elif not gone:
+                entry(page_id)["missing"].add(revision)
+        for page_id, date in self.db.execute(
+            "SELECT page_id, last_modified FROM page_versions WHERE revision IS NULL"
+        ):
+            entry(page_id)["dates"].append(date)
+        return known
+
+    def keep_version_page(self, version_id: int, page: bytes) -> None:
+        self.db.execute("INSERT OR IGNORE INTO version_pages VALUES (?, ?)", (version_id, page))
+
+    def version_page(self, version_id: int) -> bytes | None:
+        row = self.db.execute(
+            "SELECT page FROM version_pages WHERE version_id = ?", (version_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def revision_changes(self, page_id: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT * FROM changes WHERE page_id = ? AND revision_after IS NOT NULL",
+            (page_id,),
+        ).fetchall()
+
+    def delete_revision_change(self, page_id: str, revision_after: int) -> None:
+        self.db.execute(
+            "DELETE FROM changes WHERE page_id = ? AND revision_after = ?",
+            (page_id, revision_after),
+        )
+
+    # ---- page sources (do=export_raw)
+
+    def add_source(self, row: dict) -> None:
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self.db.execute(f"INSERT INTO sources ({names}) VALUES ({marks})", tuple(row.values()))
+
+    def date_current_sources(self, page_id: str, crawl_id: str, revision: int) -> None:
+        """Sources of the current page fetched by this crawl are of this revision."""
+        self.db.execute(
+            "UPDATE sources SET revision = ? WHERE page_id = ? AND crawl_id = ?"
+            " AND revision IS NULL",
+            (revision, page_id, crawl_id),
+        )
+
+    def sources(self) -> Iterator[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT s.* FROM sources s JOIN crawls k USING (crawl_id)"
+            " ORDER BY s.page_id, ifnull(s.revision, -1), k.seq, s.rowid"
+        )

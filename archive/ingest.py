@@ -23,6 +23,7 @@ from warcio.timeutils import datetime_to_iso_date
 
 from archive.catalog import CATALOG_NAME, Catalog, OutdatedCatalog
 from archive.diff import PageChange, diff_pages
+from archive.history import HistoryIngest
 from archive.reader import (
     ArchivedResponse,
     ArchiveError,
@@ -32,9 +33,10 @@ from archive.reader import (
     read_warcinfo,
 )
 from crawler.access import DENIED, Denial, denial, login_lost
-from crawler.dokuwiki import page_id_from_url, request_kind
+from crawler.dokuwiki import history_view, page_id_from_url, request_kind
 from crawler.page import Page, content_sha256, pack_page, unpack_page
 from crawler.parse import parse_page
+from crawler.revisions import RevisionList
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,22 @@ def is_article(resp: ArchivedResponse) -> bool:
         and bool(resp.site)
         and page_id_from_url(resp.url, resp.site) is not None
     )
+
+
+def is_history(resp: ArchivedResponse) -> bool:
+    """A complete answer to a view of a history or source crawl: a revision list, an old
+    revision, a page's markup."""
+    return (
+        resp.status == 200
+        and not resp.truncated
+        and bool(resp.site)
+        and history_view(resp.url, resp.site) is not None
+    )
+
+
+def wants_body(resp: ArchivedResponse) -> bool:
+    """The responses whose payload the ingest reads."""
+    return is_article(resp) or is_history(resp)
 
 
 def is_feed(resp: ArchivedResponse) -> bool:
@@ -105,12 +123,23 @@ class CrawlIngest:
         self.before: dict[str, int | None] = {}  # each page's version before this crawl
         self.access_before: dict[str, sqlite3.Row | None] = {}  # and its refusal, if any
         self.denied: set[str] = set()  # pages refused to this crawl
-        self.captures = 0  # articles archived: pages, missing, removed or refused
+        self.history = HistoryIngest(catalog, crawl_id, date_format, self.pages)
+        # articles (refused ones too), revision lists, old revisions and sources recorded
+        self.captures = 0
 
-    def add(self, resp: ArchivedResponse) -> Page | Denial | None:
-        """Record one response; return the page it holds when it is an article, or the
-        denial when DokuWiki refused to show it."""
+    def add(self, resp: ArchivedResponse) -> Page | RevisionList | Denial | None:
+        """Record one response; return the page it holds when it is an article, the
+        revisions it lists when it is a revision list, the denial when DokuWiki refused
+        to show it."""
         self._remember(resp)
+        if is_history(resp):
+            view = history_view(resp.url, resp.site)
+            self.captures += 1
+            body = self._body(resp)
+            refused = denial(body)
+            if refused is not None:
+                return refused  # no revision and no list: the page's answer tells its access
+            return self.history.add(resp, view, body)
         if not is_article(resp):
             return None
         body = self._body(resp)
@@ -125,6 +154,7 @@ class CrawlIngest:
 
     def finish(self, summary: dict, files: list[str]) -> None:
         """The crawl's outcome and errors, the files now ingested; then commit."""
+        self.history.finish()
         self.catalog.finish_crawl(summary, self.captures)
         self.catalog.set_not_readable(self.crawl_id, len(self.denied))
         self.catalog.add_errors(self.crawl_id, summary.get("error_list", []))
@@ -326,7 +356,7 @@ def ingest_crawl(
     )
     try:
         for path in files:
-            for item in iter_file_records(path, want_body=is_article):
+            for item in iter_file_records(path, want_body=wants_body):
                 if isinstance(item, dict):
                     summary = item
                 else:

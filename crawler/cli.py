@@ -161,6 +161,18 @@ def main() -> None:
     help="Fetch every page even when OUT holds an earlier crawl of the site.",
 )
 @click.option(
+    "--history",
+    is_flag=True,
+    help="Also archive every page's revision list and each old revision the wiki serves "
+    "(only those not archived yet).",
+)
+@click.option(
+    "--source",
+    is_flag=True,
+    help="Also archive each page's wiki markup (do=export_raw); with --history, of every "
+    "old revision fetched too.",
+)
+@click.option(
     "--warc-max-size",
     type=click.FloatRange(min=0, min_open=True),
     default=1000,
@@ -326,6 +338,13 @@ def export(out_dir: Path, date_format: str | None, excel_safe: bool, **speak: An
 @click.option(
     "--crawl", "crawl_id", metavar="CRAWL_ID", help="With --diff: its change in this crawl."
 )
+@click.option(
+    "--rev",
+    "revisions",
+    metavar="A..B",
+    help="With --diff: between wiki revisions A and B (Unix times, as in the revisions "
+    "table); a single B: the change revision B made.",
+)
 @run_options(summary=False, quiet=False)
 def changes(
     out_dir: Path,
@@ -333,6 +352,7 @@ def changes(
     output: str,
     diff_page: str | None,
     crawl_id: str | None,
+    revisions: str | None,
     **speak: Any,
 ) -> None:
     """What changed in OUT_DIR's wiki: by default, in its latest crawl."""
@@ -351,8 +371,13 @@ def changes(
     if not path.exists():
         raise click.ClickException(f"{path} does not exist: crawl first (or run export)")
     try:
+        if (crawl_id or revisions) and not diff_page:
+            raise click.UsageError("--crawl and --rev go with --diff PAGE_ID")
+        if crawl_id and revisions:
+            raise click.UsageError("give --crawl or --rev, not both")
         if diff_page:
-            click.echo(page_diff(out_dir, diff_page, crawl_id) or "No text difference.", nl=False)
+            diff = page_diff(out_dir, diff_page, crawl_id, revisions)
+            click.echo(diff or "No text difference.", nl=False)
             return
         catalog = Catalog(path, readonly=True)
         try:
@@ -375,6 +400,8 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
         "WIKI_OUT_DIR": str(out_dir),
         "WIKI_CRAWL_MODE": "full" if options["full"] else "auto",
         "WIKI_EXCEL_SAFE": options["excel_safe"],
+        "WIKI_HISTORY": options.get("history", False),
+        "WIKI_SOURCE": options.get("source", False),
         "WARC_MAX_SIZE": int(options["warc_max_size"] * 1_000_000),
         "LOG_LEVEL": "ERROR" if options["quiet"] else options["log_level"].upper(),
         "WIKI_PROGRESS": "off" if options["quiet"] else "auto",

@@ -229,12 +229,14 @@ def _id_from_rewritten_path(rest: str, *, rewrite1: bool = False) -> str | None:
 _LOGIN_KEYS = frozenset({"id", "do", "sectok"})
 
 
-def request_kind(url: str, site: str, *, login: bool = False) -> str | None:
+def request_kind(url: str, site: str, views: frozenset[str] = frozenset()) -> str | None:
     """What a URL the crawler may fetch is: article, index, sitemap, feed or robots; with
-    ``login`` (the exchange that logs a crawl in, and only that), the login view as well.
+    ``"history"`` in *views* also revisions (a page's revision list) and revision (an old
+    revision); with ``"source"``, source (a page's markup, ``do=export_raw``); with
+    ``"login"`` (the exchange that logs a crawl in, and only that), the login view.
 
     None means out of scope: another host, outside the wiki's path, or any other view
-    (edit, revisions, login, media, the task runner, ...), however the crawl got there.
+    (edit, login, media, the task runner, ...), however the crawl got there.
     """
     parts = urlsplit(url)
     base = urlsplit(site)
@@ -244,7 +246,7 @@ def request_kind(url: str, site: str, *, login: bool = False) -> str | None:
         return "robots"
     if not (parts.path or "/").startswith(base.path or "/"):
         return None
-    if login and _is_login_view(parts.path[len(base.path or "/") :], parts.query):
+    if "login" in views and _is_login_view(parts.path[len(base.path or "/") :], parts.query):
         return "login"
     if page_id_from_url(url, site) is not None:
         return "article"
@@ -258,4 +260,61 @@ def request_kind(url: str, site: str, *, login: bool = False) -> str | None:
         return "sitemap"
     if set(query) <= {"id", "do", "idx"} and (query.get("do") == "index" or "idx" in query):
         return "index"
+    view = history_view(url, site)
+    if view is not None and view[0] in _VIEW_MODES and _VIEW_MODES[view[0]] in views:
+        return view[0]
     return None
+
+
+# The extra views of history and source crawls, and the mode that allows each.
+_VIEW_MODES = {"revisions": "history", "revision": "history", "source": "source"}
+_HISTORY_QUERIES = {
+    frozenset({"id", "do"}): "revisions",
+    frozenset({"id", "do", "first"}): "revisions",
+    frozenset({"id", "rev"}): "revision",
+}
+
+
+def history_view(url: str, site: str) -> tuple[str, str, int | None] | None:
+    """(view, page id, number) when *url* is one of the views a history or source crawl
+    fetches, exactly as :func:`revisions_url`, :func:`revision_url` and :func:`source_url`
+    build them: ("revisions", id, first), ("revision", id, rev), ("source", id, rev or
+    None). None for anything else."""
+    parts = urlsplit(url)
+    if not parts.path.endswith("/doku.php") or not is_same_site(url, site):
+        return None
+    if parts.path[len(urlsplit(site).path or "/"):] != "doku.php":
+        return None
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = dict(pairs)
+    if len(query) != len(pairs) or clean_id(query.get("id", "")) != query.get("id"):
+        return None
+    number = query.get("first", query.get("rev"))
+    if number is not None and not (number.isdigit() and number.isascii()):
+        return None
+    keys = frozenset(query)
+    view = _HISTORY_QUERIES.get(keys)
+    if query.get("do") == "export_raw" and keys <= {"id", "do", "rev"}:
+        view = "source"
+    elif "do" in query and query["do"] != "revisions":
+        view = None
+    if view is None:
+        return None
+    return view, query["id"], int(number) if number is not None else None
+
+
+def revisions_url(site: str, page_id: str, first: int = 0) -> str:
+    """A screen of a page's revision list (``first`` skips the newest revisions)."""
+    url = f"{page_url(site, page_id)}&do=revisions"
+    return f"{url}&first={first}" if first else url
+
+
+def revision_url(site: str, page_id: str, revision: int) -> str:
+    """An old revision of a page, rendered."""
+    return f"{page_url(site, page_id)}&rev={revision}"
+
+
+def source_url(site: str, page_id: str, revision: int | None = None) -> str:
+    """A page's markup (``do=export_raw``), of an old revision when one is given."""
+    url = f"{page_url(site, page_id)}&do=export_raw"
+    return f"{url}&rev={revision}" if revision is not None else url

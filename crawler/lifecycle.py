@@ -86,6 +86,8 @@ class ArchiveLifecycle:
             raise CloseSpider(reason)
         try:
             spider.previous = self.prepare(spider.site)
+            if getattr(spider, "history", False) and self.layout.catalog.exists():
+                spider.known_history = self.history_known()
         except Exception as exc:  # noqa: BLE001 - whatever it is, the crawl must not go on
             logger.debug("Preparing %s failed", self.layout.root, exc_info=True)
             record_failure(self.crawler, f"cannot use {self.layout.root}: {describe(exc)}")
@@ -108,6 +110,15 @@ class ArchiveLifecycle:
                     f"it holds an archive of {others[0]}; crawl {site} into another folder"
                 )
             return catalog.previous_crawl(site)
+        finally:
+            catalog.close()
+
+    def history_known(self) -> dict[str, dict]:
+        """What earlier crawls archived of each page's history (a history crawl fetches
+        only what is missing)."""
+        catalog = Catalog(self.layout.catalog)
+        try:
+            return catalog.history_known()
         finally:
             catalog.close()
 

@@ -37,7 +37,6 @@ from crawler.handler import RAW_META_KEY
 from crawler.lifecycle import INGESTED_STAT
 from crawler.login import LOGIN_META_KEY
 from crawler.outcome import describe, fail_crawl, fatal_message, guarded, record_failure
-from crawler.page import Page
 
 logger = logging.getLogger(__name__)
 
@@ -148,10 +147,10 @@ class WarcRecorderMiddleware:
         except (OSError, sqlite3.Error) as exc:
             self._stop_on_storage_error(exc)
             raise IgnoreRequest(f"not archived: {exc}") from exc
-        if isinstance(found, Page):
-            request.meta[PAGE_META_KEY] = found
-        elif isinstance(found, Denial):
+        if isinstance(found, Denial):
             request.meta[DENIAL_META_KEY] = found
+        elif found is not None:  # an article, or a revision list
+            request.meta[PAGE_META_KEY] = found
         if exchange.request_redacted or exchange.response_redacted:
             self.stats.inc_value("warc/redacted")
         request.meta[LOCATION_META_KEY] = stored
@@ -355,4 +354,6 @@ SETTINGS_IN_WARCINFO = (
     "WIKI_DATE_FORMAT",
     "WIKI_DISCOVERY",
     "WIKI_MAX_PAGES",
+    "WIKI_HISTORY",
+    "WIKI_SOURCE",
 )

@@ -51,6 +51,8 @@ class CrawlSummary:
     warc_files: list[str]
     export: ExportResult
     tables_dir: Path
+    revisions: int = 0  # old revisions requested (--history)
+    sources: int = 0  # page sources requested (--source)
     not_readable: list[str] = field(default_factory=list)  # DokuWiki's Permission Denied
     login: str | None = None  # the account the crawl logged in as
 
@@ -72,6 +74,8 @@ class CrawlSummary:
             "plan_reasons": self.plan_reasons,
             "warc_files": self.warc_files,
             "tables": self.export.rows,
+            "revisions": self.revisions,
+            "sources": self.sources,
             "unreadable_dates": len(self.export.unreadable_dates),
             "undated_pages": len(self.export.undated),
             "unrecognised_pages": len(self.export.unrecognised),
@@ -94,6 +98,9 @@ class CrawlSummary:
             )
         if self.delay_source and self.delay_source != "DOWNLOAD_DELAY":
             lines.append(f"Requests spaced by {self.delay} s ({self.delay_source})")
+        if self.revisions or self.sources:
+            lines.append(f"History: {self.revisions} old revisions and {self.sources} sources "
+                         "requested")
         lines += [
             f"WARC files: {', '.join(self.warc_files) or 'none'}",
         ]
@@ -162,6 +169,8 @@ def run_crawl(overrides: dict[str, Any]) -> CrawlSummary:
         warc_files=stats.get("warc/files", []),
         export=export,
         tables_dir=Layout(Path(settings.get("WIKI_OUT_DIR"))).tables,
+        revisions=stats.get("wiki/revisions_fetched", 0),
+        sources=stats.get("wiki/sources_fetched", 0),
         not_readable=sorted(spider.denied),
         login=spider.login_user,
     )

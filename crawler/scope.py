@@ -21,19 +21,26 @@ from crawler.login import LOGIN_META_KEY
 logger = logging.getLogger(__name__)
 
 READ_METHODS = frozenset({"GET", "HEAD"})
+LOGIN_VIEW = frozenset({"login"})
 
 
 class ScopeMiddleware:
-    def __init__(self, crawler: Crawler, *, login: bool = False):
+    def __init__(
+        self, crawler: Crawler, views: frozenset[str] = frozenset(), *, login: bool = False
+    ):
         self.crawler = crawler
         self.stats = crawler.stats
+        self.views = views  # the extra views this crawl may fetch (history, source)
         self.login = login  # the crawl logs in: its login exchange may reach the login view
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ScopeMiddleware:
-        if not crawler.settings.getbool("WIKI_SCOPE_ENABLED"):
+        settings = crawler.settings
+        if not settings.getbool("WIKI_SCOPE_ENABLED"):
             raise NotConfigured
-        return cls(crawler, login=bool(crawler.settings.get("WIKI_LOGIN_USER")))
+        modes = {"history": "WIKI_HISTORY", "source": "WIKI_SOURCE"}
+        views = frozenset(m for m, name in modes.items() if settings.getbool(name))
+        return cls(crawler, views, login=bool(settings.get("WIKI_LOGIN_USER")))
 
     def process_request(self, request: Request, spider: Spider = None) -> None:
         site = getattr(self.crawler.spider, "site", None)
@@ -45,5 +52,6 @@ class ScopeMiddleware:
 
     def _allowed(self, request: Request, site: str) -> bool:
         if self.login and request.meta.get(LOGIN_META_KEY):
-            return request_kind(request.url, site, login=True) == "login"
-        return request.method in READ_METHODS and request_kind(request.url, site) is not None
+            return request_kind(request.url, site, LOGIN_VIEW) == "login"
+        kind = request_kind(request.url, site, self.views)
+        return request.method in READ_METHODS and kind is not None

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.catalog import CATALOG_NAME, Catalog
@@ -55,9 +56,11 @@ def render_text(rows: list[dict]) -> str:
         lines.append(f"Crawl {crawl_id} (since {since}): {summary}")
         width = max(len(r["page_id"]) for r in mine)
         kind_width = max(9, *(len(label(r["change"])) + 1 for r in mine))
-        for row in sorted(mine, key=lambda r: (r["change"], r["page_id"])):
+        for row in sorted(mine, key=lambda r: (r["change"], r["page_id"],
+                                               r["revision_after"] or -1)):
+            parts = "; ".join(filter(None, (_revision(row), _parts(row))))
             kind = label(row["change"])
-            lines.append(f"  {kind:<{kind_width}}{row['page_id']:<{width}}  {_parts(row)}".rstrip())
+            lines.append(f"  {kind:<{kind_width}}{row['page_id']:<{width}}  {parts}".rstrip())
     return "\n".join(lines)
 
 
@@ -74,20 +77,27 @@ def render_json(rows: list[dict]) -> str:
     return json.dumps(plain, indent=2, ensure_ascii=False)
 
 
-def page_diff(out_dir: Path, page_id: str, crawl_id: str | None = None) -> str:
-    """Unified diff of a page's text: its change in ``crawl_id`` (default: its latest)."""
+def page_diff(
+    out_dir: Path, page_id: str, crawl_id: str | None = None, revisions: str | None = None
+) -> str:
+    """Unified diff of a page's text: its change in ``crawl_id`` (default: its latest), or
+    between two wiki revisions (``revisions`` = ``"A..B"``, Unix times as in the revisions
+    table; a single ``"B"`` is the change revision B made)."""
     catalog = Catalog(Path(out_dir) / CATALOG_NAME)
     try:
-        rows = [r for r in catalog.changes() if r["page_id"] == page_id]
-        if crawl_id is not None:
-            rows = [r for r in rows if r["to_crawl_id"] == crawl_id]
-        if not rows:
-            where = f" in crawl {crawl_id}" if crawl_id else ""
-            raise ReportError(f"no change of page {page_id!r}{where}")
-        row = rows[-1]
+        if revisions is not None:
+            versions = _revision_versions(catalog, page_id, revisions)
+        else:
+            rows = [r for r in catalog.changes() if r["page_id"] == page_id]
+            if crawl_id is not None:
+                rows = [r for r in rows if r["to_crawl_id"] == crawl_id]
+            if not rows:
+                where = f" in crawl {crawl_id}" if crawl_id else ""
+                raise ReportError(f"no change of page {page_id!r}{where}")
+            versions = (rows[-1]["before_version_id"], rows[-1]["after_version_id"])
         reader = PageReader(Path(out_dir) / "warc")
         pages = []
-        for version_id in (row["before_version_id"], row["after_version_id"]):
+        for version_id in versions:
             version = catalog.version(version_id)
             pages.append(
                 reader.at(version.warc_filename, version.warc_offset) if version else None
@@ -95,6 +105,46 @@ def page_diff(out_dir: Path, page_id: str, crawl_id: str | None = None) -> str:
         return unified_diff(pages[0], pages[1])
     finally:
         catalog.close()
+
+
+def _revision_versions(
+    catalog: Catalog, page_id: str, spec: str
+) -> tuple[int | None, int | None]:
+    """The versions holding revisions ``A..B`` of a page (None for a deletion)."""
+    first, dots, last = spec.partition("..")
+    try:
+        wanted = [int(x) for x in ((first, last) if dots else (last or first,))]
+    except ValueError:
+        raise ReportError(
+            f"--rev {spec!r}: give revisions as A..B or B, Unix times as in the revisions "
+            "table (column revision)"
+        ) from None
+    listed = {row["revision"]: row for row in catalog.revisions_of(page_id)}
+    if not listed:
+        raise ReportError(f"no revisions of page {page_id!r} (crawl with --history)")
+    for revision in wanted:
+        row = listed.get(revision)
+        if row is None:
+            raise ReportError(f"page {page_id!r} lists no revision {revision}")
+        if row["version_id"] is None and not row["deleted"]:
+            raise ReportError(f"revision {revision} of page {page_id!r} is not archived")
+    if len(wanted) == 1:
+        change = next(
+            (r for r in catalog.revision_changes(page_id) if r["revision_after"] == wanted[0]),
+            None,
+        )
+        if change is None:
+            raise ReportError(f"no change recorded for revision {wanted[0]} of {page_id!r}")
+        return change["before_version_id"], change["after_version_id"]
+    return listed[wanted[0]]["version_id"], listed[wanted[1]]["version_id"]
+
+
+def _revision(row: dict) -> str:
+    """The wiki revision of a change between revisions, as its UTC time."""
+    if row.get("revision_after") is None:
+        return ""
+    when = datetime.fromtimestamp(row["revision_after"], UTC)
+    return f"revision {row['revision_after']} ({when:%Y-%m-%d %H:%M} UTC)"
 
 
 def _parts(row: dict) -> str:

@@ -35,7 +35,10 @@ TABLE_DESCRIPTIONS = {
     "citations": "PubMed ids, PMC ids, DOIs and URLs found in the footnotes",
     "links": "Links in the pages' text; `target` is not a key (it may be a URL or a red link)",
     "page_versions": "Every distinct version of every page the crawls saw, removed pages too",
-    "changes": "Pages added, removed, modified, no longer readable or readable again, per crawl",
+    "changes": "Pages added, removed, modified, no longer readable or readable again, per crawl, "
+    "and between consecutive wiki revisions (history crawls)",
+    "revisions": "Every revision the wiki lists for a page (history crawls), archived or not",
+    "sources": "Pages' wiki markup (`--source`)",
     "crawls": "Crawls that archived a page, met errors or did not finish, oldest first",
     "errors": "Requests that failed after retries",
     "access_denied": "Pages whose latest answer was DokuWiki's Permission Denied",
@@ -45,7 +48,7 @@ PRIMARY_KEYS: dict[str, list[str]] = {
     "pages": ["page_id"],
     "footnotes": ["page_id", "number"],
     "page_versions": ["version_id"],
-    "changes": ["to_crawl_id", "page_id"],
+    "revisions": ["page_id", "revision"],
     "crawls": ["crawl_id"],
     "access_denied": ["page_id"],
 }
@@ -76,6 +79,8 @@ FOREIGN_KEYS: dict[str, list[tuple[list[str], str, list[str]]]] = {
         (["from_crawl_id"], "crawls", ["crawl_id"]),
         (["to_crawl_id"], "crawls", ["crawl_id"]),
     ],
+    "revisions": [(["listed_crawl_id"], "crawls", ["crawl_id"])],
+    "sources": [(["crawl_id"], "crawls", ["crawl_id"])],
     "errors": [(["crawl_id"], "crawls", ["crawl_id"])],
     "access_denied": [
         (["since_crawl_id"], "crawls", ["crawl_id"]),

@@ -12,6 +12,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from itertools import groupby
 from pathlib import Path
 
 from archive.catalog import CATALOG_NAME, Catalog
@@ -29,6 +30,8 @@ from exports.tables import (
     footnote_rows,
     link_rows,
     page_row,
+    revision_rows,
+    source_row,
     version_row,
 )
 from exports.write import TableSet
@@ -44,6 +47,10 @@ TABLES_OF = {
     "changes": ("changes",),
     "crawls": ("crawls",),
     "errors": ("errors",),
+    # A history crawl may link earlier versions to their revisions and split earlier
+    # changes between revisions.
+    "revisions": ("revisions", "page_versions", "changes"),
+    "sources": ("sources",),
 }
 # Kept in the catalog's meta table: up to which crawl the tables are current, how they
 # were written, and what the last writing found (for runs that write nothing).
@@ -196,6 +203,11 @@ def _write(catalog: Catalog, tables: TableSet) -> dict[str, list[str]] | None:
         tables["page_versions"].write(version_row(v) for v in catalog.versions())
     if "changes" in tables:
         tables["changes"].write(change_row(c) for c in catalog.changes())
+    if "revisions" in tables:
+        for _, revisions in groupby(catalog.all_revisions(), key=lambda r: r["page_id"]):
+            tables["revisions"].write(revision_rows(list(revisions)))
+    if "sources" in tables:
+        tables["sources"].write(source_row(s) for s in catalog.sources())
     if "crawls" in tables:
         tables["crawls"].write(crawl_row(c) for c in catalog.recorded_crawls())
     if "errors" in tables:

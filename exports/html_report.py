@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from urllib.parse import quote
@@ -26,6 +26,7 @@ from exports.change_views import label as change_label  # "label" names chart la
 MAX_DIFF_PAGES = 50  # pages whose diff is shown; the others are listed
 MAX_DIFF_LINES = 300  # lines of one page's diff
 MAX_CITATIONS = 500  # citation rows per table
+MAX_REVISION_ROWS = 500  # rows of the wiki revisions table
 
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d2433;margin:0;
@@ -96,7 +97,11 @@ def write_report(out_dir: Path, html_path: Path) -> Path:
 
 def render_report(catalog: Catalog, out_dir: Path) -> str:
     crawls = [dict(row) for row in catalog.crawls()]
-    changes = [dict(row) for row in catalog.changes()]
+    every = [dict(row) for row in catalog.changes()]
+    # Changes between two crawls drive the history; those between wiki revisions
+    # (history crawls) are listed on their own.
+    changes = [c for c in every if c["revision_after"] is None]
+    revisions = [c for c in every if c["revision_after"] is not None]
     points = history(crawls, changes)
     site = crawls[-1]["site"] if crawls else ""
     latest_id = _latest_with_changes(points)
@@ -118,6 +123,7 @@ def render_report(catalog: Catalog, out_dir: Path) -> str:
         _crawl_table(points),
         _charts(points),
         _changes_section(points, latest_id, views, site),
+        _revisions_section(catalog, revisions, site),
         "</main></body></html>",
     ]
     return "\n".join(parts) + "\n"
@@ -264,6 +270,49 @@ def _changes_section(
     out.append(_citation_section(views))
     out.append(_diffs(views))
     return "\n".join(out)
+
+
+def _revisions_section(catalog: Catalog, revisions: list[dict], site: str) -> str:
+    """The wiki revisions the latest history crawl archived, each with what it changed."""
+    if not revisions:
+        return ""
+    crawl_id = revisions[-1]["to_crawl_id"]
+    mine = [c for c in revisions if c["to_crawl_id"] == crawl_id]
+    listed = {}
+    rows = []
+    for change in sorted(mine, key=lambda c: (c["page_id"], c["revision_after"])):
+        page_id = change["page_id"]
+        if page_id not in listed:
+            listed[page_id] = {r["revision"]: r for r in catalog.revisions_of(page_id)}
+        rev = listed[page_id].get(change["revision_after"])
+        parts = []
+        if change["change"] == "modified":
+            parts.append(f"text +{change['chars_added']}/−{change['chars_removed']} chars")
+            if change["footnotes_added"] or change["footnotes_removed"]:
+                parts.append(
+                    f"footnotes +{change['footnotes_added']}/−{change['footnotes_removed']}"
+                )
+        when = datetime.fromtimestamp(change["revision_after"], UTC)
+        rows.append(
+            f'<tr><td class="nw">{escape(f"{when:%Y-%m-%d %H:%M}")}</td>'
+            f"<td>{_page_link(site, page_id)}</td>"
+            f'<td class="{escape(change["change"])}">{escape(change["change"])}</td>'
+            f"<td>{escape(rev['author'] if rev else '')}</td>"
+            f"<td>{escape(rev['summary'] if rev else '')}</td>"
+            f"<td>{escape('; '.join(parts))}</td></tr>"
+        )
+    shown = rows[:MAX_REVISION_ROWS]
+    more = (f'<p class="more">… and {len(rows) - len(shown)} more</p>'
+            if len(rows) > len(shown) else "")
+    return (
+        "<h2>Wiki revisions</h2>"
+        f'<p class="sub">Revisions archived by history crawl <code>{escape(crawl_id)}</code>, '
+        "each against the revision before it (UTC times; <code>wikiarchive changes DIR --diff "
+        "PAGE --rev B</code> shows its diff).</p>"
+        '<div class="wide"><table id="revisions"><thead><tr><th>revision (UTC)</th>'
+        "<th>page</th><th>change</th><th>author</th><th>summary</th><th>what</th></tr>"
+        "</thead><tbody>" + "".join(shown) + "</tbody></table></div>" + more
+    )
 
 
 def _change_table(views: list[PageChangeView], site: str) -> str:

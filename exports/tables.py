@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
 from crawler.dokuwiki import namespace, page_url
 from crawler.page import Page, content_sha256
+from crawler.revisions import ListedRevision, revision_kinds
 
 TIMESTAMP = pa.timestamp("ms")  # Parquet has no seconds unit
 TIMESTAMP_UTC = pa.timestamp("us", tz="UTC")
@@ -120,13 +121,21 @@ LINKS = [
 
 PAGE_VERSIONS = [
     Column("page_id", pa.string(), "DokuWiki page id"),
-    Column("version_id", pa.int64(), "Catalog id of this version (increases with time)"),
+    Column(
+        "version_id", pa.int64(), "Catalog id of this version (increases in the order archived)"
+    ),
     Column("content_sha256", pa.string(), "Hash of the parsed content, as in `pages`"),
     Column("last_modified", TIMESTAMP, "Last update the wiki stated for this version"),
     Column("first_crawl_id", pa.string(), "First crawl that saw this version"),
     Column("last_crawl_id", pa.string(), "Last crawl that saw this version"),
     Column("warc_filename", pa.string(), "WARC file of the first capture of this version"),
     Column("warc_offset", pa.int64(), "Offset of that response record"),
+    Column(
+        "revision",
+        pa.int64(),
+        "The wiki revision this version is (its time as in `revisions`), when a history "
+        "crawl established it; empty otherwise",
+    ),
 ]
 
 CHANGES = [
@@ -152,6 +161,70 @@ CHANGES = [
     Column("last_modified_after", TIMESTAMP, "Last update stated after"),
     Column("chars_added", pa.int64(), "Characters of body text inserted"),
     Column("chars_removed", pa.int64(), "Characters of body text deleted"),
+    Column(
+        "revision_before",
+        pa.int64(),
+        "For a change between two wiki revisions: the earlier revision (empty when the "
+        "page was created); empty for a change between two crawls",
+    ),
+    Column(
+        "revision_after",
+        pa.int64(),
+        "For a change between two wiki revisions: the revision that made it; empty for a "
+        "change between two crawls",
+    ),
+]
+
+REVISIONS = [
+    Column("page_id", pa.string(), "DokuWiki page id"),
+    Column(
+        "revision",
+        pa.int64(),
+        "Revision time as the wiki gives it: Unix time, the `rev=` of its URL",
+    ),
+    Column("revised_at", TIMESTAMP_UTC, "The same instant (UTC)"),
+    Column("date_shown", pa.string(), "The date as the revision list shows it (wiki-local)"),
+    Column(
+        "kind",
+        pa.string(),
+        "`created`, `edited`, `minor`, `deleted`, `reverted` (DokuWiki's revert) or "
+        "`external` (the page file changed outside DokuWiki)",
+    ),
+    Column("author", pa.string(), "User name as shown, or the IP address of an anonymous edit"),
+    Column("summary", pa.string(), "Edit summary"),
+    Column("size_change", pa.string(), "Size change as shown, e.g. `+1.8 KB`"),
+    Column("current", pa.bool_(), "The page's current revision when last listed"),
+    Column(
+        "served",
+        pa.bool_(),
+        "The wiki serves the revision's text (false for a deletion, and for a revision the "
+        "wiki lists but whose text it no longer holds)",
+    ),
+    Column(
+        "archived",
+        pa.bool_(),
+        "Its content is in the archive: the rendered old revision, or a capture of the "
+        "page made while this revision was current",
+    ),
+    Column("listed_crawl_id", pa.string(), "Crawl that last read it in the revision list"),
+    Column("warc_filename", pa.string(), "WARC file of its archived content; empty if none"),
+    Column("warc_offset", pa.int64(), "Offset of that response record"),
+]
+
+SOURCES = [
+    Column("page_id", pa.string(), "DokuWiki page id"),
+    Column(
+        "revision",
+        pa.int64(),
+        "Revision of the markup (as in `revisions`); empty for a current page's markup "
+        "when no history crawl named its revision",
+    ),
+    Column("markup", pa.string(), "The page's wiki markup, as `do=export_raw` served it"),
+    Column("sha256", pa.string(), "SHA-256 of the markup as served (UTF-8 bytes)"),
+    Column("crawl_id", pa.string(), "Crawl that fetched it"),
+    Column("fetched_at", TIMESTAMP_UTC, "When it was fetched (the WARC-Date, UTC)"),
+    Column("warc_filename", pa.string(), "WARC file holding the response, in `DIR/warc/`"),
+    Column("warc_offset", pa.int64(), "Byte offset of the response record in that file"),
 ]
 
 CRAWLS = [
@@ -208,6 +281,8 @@ TABLES: dict[str, list[Column]] = {
     "links": LINKS,
     "page_versions": PAGE_VERSIONS,
     "changes": CHANGES,
+    "revisions": REVISIONS,
+    "sources": SOURCES,
     "crawls": CRAWLS,
     "errors": ERRORS,
     "access_denied": ACCESS_DENIED,
@@ -316,6 +391,7 @@ def version_row(version: Mapping) -> dict:
         "last_crawl_id": version["last_crawl_id"],
         "warc_filename": version["warc_filename"],
         "warc_offset": version["warc_offset"],
+        "revision": version["revision"],
     }
 
 
@@ -325,6 +401,43 @@ def change_row(change: Mapping) -> dict:
     row["body_changed"] = bool(row["body_changed"])
     row["last_modified_before"] = _local(row["last_modified_before"])
     row["last_modified_after"] = _local(row["last_modified_after"])
+    return row
+
+
+def revision_rows(revisions: list[Mapping]) -> Iterator[dict]:
+    """The rows of one page's listed revisions (oldest first), each with its kind."""
+    listed = [
+        ListedRevision(
+            r["revision"], r["date_shown"], r["date"], r["summary"], r["author"],
+            r["size_change"], bool(r["minor"]), bool(r["deleted"]), bool(r["current"]),
+            bool(r["served"]),
+        )
+        for r in revisions
+    ]
+    complete = bool(revisions) and bool(revisions[0]["complete"])
+    for r, kind in zip(revisions, revision_kinds(listed, complete=complete), strict=True):
+        archived = r["version_id"] is not None
+        yield {
+            "page_id": r["page_id"],
+            "revision": r["revision"],
+            "revised_at": datetime.fromtimestamp(r["revision"], UTC),
+            "date_shown": r["date_shown"],
+            "kind": kind,
+            "author": r["author"],
+            "summary": r["summary"],
+            "size_change": r["size_change"],
+            "current": bool(r["current"]),
+            "served": bool(r["served"]) and not r["deleted"] and not r["not_served"],
+            "archived": archived,
+            "listed_crawl_id": r["crawl_id"],
+            "warc_filename": r["warc_filename"] if archived else None,
+            "warc_offset": r["warc_offset"] if archived else None,
+        }
+
+
+def source_row(source: Mapping) -> dict:
+    row = {c.name: source[c.name] for c in SOURCES}
+    row["fetched_at"] = _local(row["fetched_at"])
     return row
 
 

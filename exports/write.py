@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 # do not face hundreds of tiny row groups.
 BATCH_ROWS = 100
 NARROW_BATCH_ROWS = 10_000
-WIDE_COLUMNS = {"body_text"}
+WIDE_COLUMNS = {"body_text", "markup"}
 # pyarrow's default pool (mimalloc) keeps what a written batch freed; the system
 # allocator hands it back, which keeps the export's peak memory lower. Passed to each
 # writer and array, never set process-wide.

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("crawler", "archive", "exports")
 KNOWLEDGE = {
     "crawler.access",
+    "crawler.revisions",
     "crawler.page",
     "crawler.parse",
     "crawler.dates",

@@ -22,6 +22,7 @@ from crawler.login import (
     parse_set_cookie,
     read_credentials,
 )
+from crawler.scope import LOGIN_VIEW as LOGIN
 from crawler.scope import ScopeMiddleware
 
 SITE = "http://127.0.0.1:9/wiki/"
@@ -141,10 +142,10 @@ def test_basic_auth_goes_to_the_wikis_origin_only():
 def test_login_view_only_for_the_login_exchange_of_a_crawl_that_logs_in():
     form = SITE + "doku.php?id=start&do=login"
     assert request_kind(form, SITE) is None
-    assert request_kind(form, SITE, login=True) == "login"
-    assert request_kind(SITE + "doku.php?id=start", SITE, login=True) == "login"
-    assert request_kind(SITE + "doku.php?id=start&do=logout", SITE, login=True) is None
-    assert request_kind(SITE + "doku.php?id=start&do=edit", SITE, login=True) is None
+    assert request_kind(form, SITE, LOGIN) == "login"
+    assert request_kind(SITE + "doku.php?id=start", SITE, LOGIN) == "login"
+    assert request_kind(SITE + "doku.php?id=start&do=logout", SITE, LOGIN) is None
+    assert request_kind(SITE + "doku.php?id=start&do=edit", SITE, LOGIN) is None
     anonymous, logged = ScopeMiddleware(crawler()), ScopeMiddleware(crawler(), login=True)
     exchange = {LOGIN_META_KEY: True}
     logged.process_request(Request(form, meta=exchange))

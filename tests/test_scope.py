@@ -63,3 +63,38 @@ def test_middleware_drops_out_of_scope_requests_and_counts_them():
         with pytest.raises(IgnoreRequest):
             mw.process_request(Request(url))
     assert crawler.stats["wiki/out_of_scope"] == 2
+
+
+W = "http://127.0.0.1:9/wiki/doku.php?"
+HISTORY, SOURCE = frozenset({"history"}), frozenset({"source"})
+
+
+@pytest.mark.parametrize(
+    ("url", "views", "kind"),
+    [
+        (W + "id=magnesium&do=revisions", HISTORY, "revisions"),
+        (W + "id=magnesium&do=revisions&first=19", HISTORY, "revisions"),
+        (W + "id=magnesium&rev=1717729200", HISTORY, "revision"),
+        (W + "id=spine:disc_herniation&rev=1717729200", HISTORY, "revision"),
+        (W + "id=magnesium&do=export_raw", SOURCE, "source"),
+        (W + "id=magnesium&do=export_raw&rev=1717729200", SOURCE, "source"),
+        # each mode allows its own views only
+        (W + "id=magnesium&do=revisions", SOURCE, None),
+        (W + "id=magnesium&rev=1717729200", SOURCE, None),
+        (W + "id=magnesium&do=export_raw", HISTORY, None),
+        # and nothing else: diffs, edits, other parameters, unclean ids, odd numbers
+        (W + "id=magnesium&rev=1717729200&do=diff", HISTORY | SOURCE, None),
+        (W + "id=magnesium&do=diff", HISTORY | SOURCE, None),
+        (W + "id=magnesium&do=edit&rev=1717729200", HISTORY | SOURCE, None),
+        (W + "id=magnesium&do=revisions&first=-1", HISTORY, None),
+        (W + "id=magnesium&rev=17e8", HISTORY, None),
+        (W + "id=magnesium&rev=1&rev=2", HISTORY, None),
+        (W + "id=Magnesium&rev=1717729200", HISTORY, None),
+        (W + "id=magnesium&do=revisions&sectok=x", HISTORY, None),
+        (W + "id=magnesium&do=export_xhtml", HISTORY | SOURCE, None),
+        ("http://127.0.0.1:9/wiki/lib/exe/taskrunner.php?id=magnesium", HISTORY | SOURCE, None),
+        ("http://127.0.0.1:10/wiki/doku.php?id=magnesium&rev=1717729200", HISTORY, None),
+    ],
+)
+def test_history_and_source_views_only_in_their_mode(url, views, kind):
+    assert request_kind(url, SITE, views) == kind

@@ -721,11 +721,54 @@ class DokuWikiBed:
         do on a live wiki for a while after an edit (the page itself renders anew).
         """
         check_id(page_id)
-        ts = int(_utc(when).timestamp())
-        self._check_when(page_id, ts)
         data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
         old = self._read_page(page_id)
         kind = "C" if old is None else ("e" if minor else "E")
+        self._save(page_id, data, when=when, kind=kind, summary=summary, user=user,
+                   refresh_caches=refresh_caches)
+
+    def revert_page(
+        self, page_id: str, revision: datetime, *, when: datetime, user: str = ""
+    ) -> None:
+        """Restore the revision dated `revision` at `when`, as DokuWiki's revert does: its
+        text from the attic, an R changelog line, DokuWiki's own summary."""
+        check_id(page_id)
+        old_ts = int(_utc(revision).timestamp())
+        data = gzip.decompress(self.attic_path(page_id, old_ts).read_bytes())
+        # inc/Action/Revert.php: sprintf($lang['restored'], dformat($REV)), default dformat
+        summary = f"old revision restored ({_utc(revision):%Y/%m/%d %H:%M})"
+        self._save(page_id, data, when=when, kind="R", summary=summary, user=user)
+
+    def external_edit(self, page_id: str, text: str, *, when: datetime) -> None:
+        """Change the page file behind DokuWiki's back, dated `when`: no changelog line and
+        no attic copy; DokuWiki shows it as an "external edit" (docs/dokuwiki.md §5)."""
+        ts = int(_utc(when).timestamp())
+        page = self.page_path(check_id(page_id))
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_bytes(text.replace("\r\n", "\n").encode("utf-8"))
+        os.utime(page, (ts, ts))
+        self._invalidate(page_id)
+
+    def prune_attic(self, page_id: str, revision: datetime) -> None:
+        """Remove one old revision's text, as an admin pruning the attic would; the
+        changelog keeps listing it."""
+        self.attic_path(page_id, int(_utc(revision).timestamp())).unlink()
+        self._invalidate(page_id)
+
+    def _save(
+        self,
+        page_id: str,
+        data: bytes,
+        *,
+        when: datetime,
+        kind: str,
+        summary: str,
+        user: str,
+        refresh_caches: bool = True,
+    ) -> None:
+        ts = int(_utc(when).timestamp())
+        self._check_when(page_id, ts)
+        old = self._read_page(page_id)
         size_change = len(data) - (len(old) if old is not None else 0)
         attic = self.attic_path(page_id, ts)
         attic.parent.mkdir(parents=True, exist_ok=True)
@@ -738,17 +781,6 @@ class DokuWikiBed:
         # "Last modified" is the page file's mtime.
         os.utime(page, (ts, ts))
         self._invalidate(page_id, caches=refresh_caches)
-
-    def external_edit(self, page_id: str, text: str, *, when: datetime) -> None:
-        """Write the page file alone, dated `when`: no changelog line, no attic copy, as a
-        sync tool or a restore does. DokuWiki notices it when the page is next shown."""
-        check_id(page_id)
-        ts = int(_utc(when).timestamp())
-        page = self.page_path(page_id)
-        page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_bytes(text.replace("\r\n", "\n").encode("utf-8"))
-        os.utime(page, (ts, ts))
-        self._invalidate(page_id)
 
     def delete_page(
         self, page_id: str, *, when: datetime, summary: str = "removed", user: str = ""

@@ -28,7 +28,14 @@ from archive.catalog import PreviousCrawl
 from crawler import settings as defaults
 from crawler.access import Denial, denial, login_lost
 from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
-from crawler.dokuwiki import START_PAGE, page_url, site_root
+from crawler.dokuwiki import (
+    START_PAGE,
+    page_url,
+    revision_url,
+    revisions_url,
+    site_root,
+    source_url,
+)
 from crawler.feed import Feed, parse_feed
 from crawler.login import LoginError, LoginMiddleware
 from crawler.outcome import (
@@ -43,13 +50,19 @@ from crawler.page import Page
 from crawler.parse import is_dokuwiki, parse_index, parse_page
 from crawler.plan import mark_since, page_since, pages_to_retry, plan_incremental
 from crawler.recorder import DENIAL_META_KEY, PAGE_META_KEY
+from crawler.revisions import (
+    RevisionList,
+    dates_to_versions,
+    next_screen,
+    parse_revision_list,
+)
 from crawler.sitemap import sitemap_entries
 
 DEFAULT_SITE = defaults.WIKI_SITE
 DISCOVERY_MEANS = frozenset(defaults.WIKI_DISCOVERY)
 MAX_ERRORS_KEPT = 10_000  # per crawl, in its summary record
 CALLBACKS = ("parse_probe", "parse_article", "parse_index", "parse_sitemap", "parse_feed",
-             "on_error")
+             "parse_revisions", "parse_archived", "on_error")
 # A discovery means that found nothing while the pages it read had links: the template
 # may write links in a way we do not recognise. Warned about once.
 DISCOVERY_STATS = {
@@ -76,6 +89,8 @@ class WikiSpider(scrapy.Spider):
         crawl_id: str | None = None,
         previous: PreviousCrawl | None = None,
         full: bool = False,
+        history: bool = False,
+        source: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -91,6 +106,14 @@ class WikiSpider(scrapy.Spider):
         # Set before the crawl starts (by the CLI, or the ArchiveLifecycle extension).
         self.previous = previous
         self.full = full
+        # History crawls: every page's revision list and the old revisions not archived
+        # yet; what earlier crawls archived is set with `previous` (Catalog.history_known).
+        self.history = history
+        self.source = source
+        self.known_history: dict[str, dict] = {}
+        self.lists: set[tuple[str, int]] = set()  # revision list screens requested
+        self.captured: dict[str, str | None] = {}  # page id -> date shown, captured now
+        self.history_planned = False
         self.fatal: str | None = None
         self.scheduled: set[str] = set()
         self.failed: set[str] = set()
@@ -125,6 +148,8 @@ class WikiSpider(scrapy.Spider):
         kwargs.setdefault("max_pages", settings.getint("WIKI_MAX_PAGES"))
         kwargs.setdefault("crawl_id", settings.get("WIKI_CRAWL_ID"))
         kwargs.setdefault("full", settings.get("WIKI_CRAWL_MODE") == "full")
+        kwargs.setdefault("history", settings.getbool("WIKI_HISTORY"))
+        kwargs.setdefault("source", settings.getbool("WIKI_SOURCE"))
         spider = super().from_crawler(crawler, *args, **kwargs)
         # Read here, not where used: a bad value must fail before the crawl, not inside
         # a signal handler.
@@ -210,6 +235,8 @@ class WikiSpider(scrapy.Spider):
         if refused is not None:
             self._refused(response, refused)
             return
+        if self.history or self.source:
+            yield from self._history_of(response)
         if "links" not in self.discovery:
             return
         page = self._page(response)
@@ -252,6 +279,99 @@ class WikiSpider(scrapy.Spider):
             page = parse_page(response.url, response.body, site=self.site,
                               date_format=self.date_format)
         return page
+
+    def _history_of(self, response: Response) -> Iterator[scrapy.Request]:
+        """A fetched page's revision list (history) and markup (source)."""
+        page_id = response.meta.get("page_id")
+        if not page_id:
+            return
+        page = self._page(response)
+        if self.source and page.exists:
+            yield self._extra(source_url(self.site, page_id), page_id, "wiki/sources_fetched")
+        if self.history:
+            if page.exists:
+                self.captured[page_id] = page.last_modified
+            yield from self._revision_list(page_id, 0)
+
+    def parse_revisions(self, response: Response) -> Iterator[scrapy.Request]:
+        """One screen of a page's revision list: the revisions not archived yet, then the
+        next (older) screen."""
+        page_id, first = response.meta["page_id"], response.meta["first"]
+        if self._denial(response) is not None:
+            # The page's history is as private as the page: its own answer says so.
+            self.logger.info("Not readable (the wiki answered Permission Denied): %s",
+                             response.url)
+            return
+        listing = response.meta.get(PAGE_META_KEY)
+        if not isinstance(listing, RevisionList):
+            listing = parse_revision_list(
+                response.body, page_id=page_id, first=first,
+                date_format=self.date_format,
+            )
+        if listing is None:
+            # The wiki may not offer revision lists (disableactions): say so in the errors.
+            self.logger.warning("No revision list in %s", response.url)
+            self.crawler.stats.inc_value("wiki/revision_lists_unreadable")
+            self.crawler.stats.inc_value("wiki/request_errors")
+            self.errors.append({"url": response.url, "page_id": None,
+                                "error": "no revision list in the answer",
+                                "failed_at": datetime.now(UTC).isoformat()})
+            return
+        self.crawler.stats.inc_value("wiki/revision_lists_fetched")
+        known = self.known_history.get(page_id, {})
+        archived = known.get("archived", set())
+        held = [*known.get("dates", ()), *([self.captured[page_id]] if page_id in
+                                          self.captured else [])]
+        matched = dates_to_versions(
+            ((rev.revision, rev.date) for rev in listing.revisions if not rev.deleted),
+            enumerate(held),
+        )
+        for rev in listing.revisions:
+            if rev.deleted or not rev.served or rev.revision in archived:
+                continue
+            if rev.revision in matched:
+                continue  # a capture of the page holds it
+            if rev.current:
+                # The current revision is the page itself; fetched unless held already.
+                yield from self._follow(page_id)
+                continue
+            yield self._extra(
+                revision_url(self.site, page_id, rev.revision), page_id,
+                "wiki/revisions_fetched",
+            )
+            if self.source:
+                yield self._extra(
+                    source_url(self.site, page_id, rev.revision), page_id,
+                    "wiki/sources_fetched",
+                )
+        if listing.next_first is None:
+            return
+        listed, missing = known.get("listed", set()), known.get("missing", set())
+        oldest = min((rev.revision for rev in listing.revisions), default=0)
+        if (known.get("walked") and all(rev.revision in listed for rev in listing.revisions)
+                and not any(rev < oldest for rev in missing)):
+            return  # read to its end before, and nothing new or missing from here on
+        yield from self._revision_list(page_id, next_screen(listing))
+
+    def parse_archived(self, response: Response) -> None:
+        """An old revision or a page's markup: archived and ingested, nothing to follow."""
+
+    def _revision_list(self, page_id: str, first: int) -> Iterator[scrapy.Request]:
+        if (page_id, first) in self.lists:
+            return
+        self.lists.add((page_id, first))
+        yield scrapy.Request(
+            revisions_url(self.site, page_id, first),
+            callback=self.parse_revisions,
+            errback=self.on_error,
+            meta={"page_id": page_id, "first": first},
+        )
+
+    def _extra(self, url: str, page_id: str, stat: str) -> scrapy.Request:
+        self.crawler.stats.inc_value(stat)
+        return scrapy.Request(
+            url, callback=self.parse_archived, errback=self.on_error, meta={"page_id": page_id}
+        )
 
     def parse_index(self, response: Response) -> Iterator[scrapy.Request]:
         page_ids, namespaces = parse_index(response.body, site=self.site)
@@ -346,18 +466,43 @@ class WikiSpider(scrapy.Spider):
 
     @guarded
     def spider_idle(self) -> None:
-        """Discovery is over: say what found nothing, and plan what else to fetch, once."""
-        if self.planned or self.fatal:
+        """Discovery is over: say what found nothing, and plan what else to fetch, once;
+        then (history) the revision lists of pages not fetched whose history is not
+        archived yet."""
+        if self.fatal:
             return
-        self.planned = True
-        self._warn_empty_discovery()
+        if not self.planned:
+            self.planned = True
+            self._warn_empty_discovery()
+            self._schedule(self._planned_pages())
+        if self.history and not self.history_planned:
+            self.history_planned = True
+            requests = [r for page_id in sorted(self._history_to_read())
+                        for r in self._revision_list(page_id, 0)]
+            for request in requests:
+                self.crawler.engine.crawl(request)
+            if requests:
+                raise DontCloseSpider
+
+    def _history_to_read(self) -> set[str]:
+        """Pages whose revision list was never read to its end, not read in this crawl:
+        pages held from earlier crawls (present or removed), and pages the feed names
+        (a page deleted before the first crawl still has its history)."""
+        pages = set(self.known_history)
+        if self.previous is not None:
+            pages |= self.previous.present_pages
+        if self.feed is not None:
+            pages |= {item.page_id for item in self.feed.items}
+        walked = {p for p, known in self.known_history.items() if known.get("walked")}
+        return pages - walked - {page_id for page_id, _ in self.lists}
+
+    def _planned_pages(self) -> frozenset[str]:
         if self.previous is None:
-            return
+            return frozenset()
         if not self.incremental:
             # Pages known from earlier crawls but no longer linked or listed are fetched
             # too: only the wiki saying so marks a page removed. So are pages it refused.
-            self._schedule(self.previous.present_pages | self.previous.denied)
-            return
+            return self.previous.present_pages | self.previous.denied
         plan = plan_incremental(
             since=page_since(self.previous, self.change_margin),
             listing=self.listing,
@@ -374,7 +519,7 @@ class WikiSpider(scrapy.Spider):
                          plan.reason)
         self.crawler.stats.set_value("wiki/plan_reason", plan.reason)
         self.crawler.stats.set_value("wiki/plan_reasons", plan.reasons)
-        self._schedule(plan.fetch)
+        return plan.fetch
 
     def _schedule(self, page_ids: frozenset[str]) -> None:
         requests = [r for page_id in sorted(page_ids) for r in self._follow(page_id)]
@@ -411,6 +556,8 @@ class WikiSpider(scrapy.Spider):
             "delay_source": stats.get_value(DELAY_SOURCE_STAT),
             "plan": stats.get_value("wiki/plan_reason"),
             "plan_reasons": stats.get_value("wiki/plan_reasons"),
+            "revisions": stats.get_value("wiki/revisions_fetched", 0),
+            "sources": stats.get_value("wiki/sources_fetched", 0),
         }
 
     # ---- requests
