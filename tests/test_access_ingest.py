@@ -33,14 +33,15 @@ class Crawls:
         self.warc_dir = path
         self.n = 0
 
-    def crawl(self, body: bytes, login: str | None = None, method: str | None = None):
+    def crawl(self, body: bytes, login: str | None = None, method: str | None = None,
+              url: str = URL):
         self.n += 1
         crawl_id = f"c{self.n}"
         started = datetime(2026, 1, self.n, tzinfo=UTC).isoformat()
         ingest = CrawlIngest(self.catalog, self.warc_dir, crawl_id=crawl_id, site=SITE,
                              mode="full", started_at=started, login=login, login_method=method)
         found = ingest.add(ArchivedResponse(
-            url=URL, date=datetime(2026, 1, self.n, 1, tzinfo=UTC), status=200,
+            url=url, date=datetime(2026, 1, self.n, 1, tzinfo=UTC), status=200,
             content_type="text/html; charset=utf-8", filename="f.warc.gz", offset=self.n,
             crawl_id=crawl_id, site=SITE, body=body,
         ))
@@ -118,3 +119,13 @@ def test_a_lost_login_records_nothing(crawls):
     # Behind a web server password, DokuWiki may see an anonymous visitor all along.
     crawls.crawl(DENIED, login="editor", method="basic")
     assert crawls.refusal()["login"] == "editor"
+
+
+@pytest.mark.parametrize("view", ["do=revisions", "rev=1704067200", "do=export_raw"])
+def test_a_refused_history_view_is_no_revision_and_no_list(crawls, view):
+    # The revision list, an old revision and the markup are as private as the page.
+    url = f"{URL}&{view}"
+    assert crawls.crawl(DENIED, url=url) == Denial(logged_in=False)
+    assert crawls.catalog.revisions_of("start") == []
+    assert list(crawls.catalog.all_revisions()) == []
+    assert crawls.refusal() is None and crawls.changes("c1") == []
