@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 CATALOG_NAME = "catalog.sqlite"
 
 SCHEMA = """
@@ -33,7 +33,9 @@ CREATE TABLE crawls (
     feed_etag TEXT,
     sitemap_last_modified TEXT,
     sitemap_etag TEXT,
-    captures INTEGER NOT NULL DEFAULT 0  -- articles it archived (pages, missing or removed)
+    captures INTEGER NOT NULL DEFAULT 0,  -- articles it archived (pages, missing or removed)
+    login TEXT,  -- the account the crawl logged in as; NULL: anonymous
+    not_readable INTEGER NOT NULL DEFAULT 0  -- pages the wiki refused to show it
 );
 CREATE TABLE page_versions (
     version_id INTEGER PRIMARY KEY,
@@ -57,6 +59,18 @@ CREATE TABLE page_state (
     warc_offset INTEGER NOT NULL,
     fetched_at TEXT NOT NULL,
     page BLOB  -- the capture parsed (compressed JSON), so tables need not parse it again
+);
+-- Pages whose latest answer was DokuWiki's "Permission Denied": the page's state and
+-- versions stay as the last readable capture left them.
+CREATE TABLE page_access (
+    page_id TEXT PRIMARY KEY,
+    access TEXT NOT NULL,
+    login TEXT,  -- the account refused; NULL: anonymous
+    since_crawl_id TEXT NOT NULL,  -- first of the crawls refused in a row (same account)
+    crawl_id TEXT NOT NULL,
+    warc_filename TEXT NOT NULL,
+    warc_offset INTEGER NOT NULL,
+    fetched_at TEXT NOT NULL
 );
 CREATE TABLE changes (
     from_crawl_id TEXT,
@@ -177,6 +191,7 @@ class CrawlMark:
     # The sitemap the crawl got, for a conditional request (its Last-Modified as sent).
     sitemap_last_modified: str | None = None
     sitemap_etag: str | None = None
+    login: str | None = None  # the account it logged in as; None: anonymous
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +202,8 @@ class PreviousCrawl:
     captured_in: dict[str, str]  # page id -> crawl id, for pages that exist
     # page id -> the last-update date the version we hold states (wiki-local), or None
     held: dict[str, str | None] = field(default_factory=dict)
+    # Pages the wiki last refused to show (Permission Denied): asked again every crawl.
+    denied: frozenset[str] = frozenset()
 
     @property
     def crawl_id(self) -> str:
@@ -244,13 +261,27 @@ class Catalog:
 
     # ---- crawls
 
-    def start_crawl(self, crawl_id: str, site: str, mode: str, started_at: str) -> None:
+    def start_crawl(
+        self, crawl_id: str, site: str, mode: str, started_at: str, login: str | None = None
+    ) -> None:
         """The crawl's row, 'running' until finish_crawl; both happen in one transaction."""
         self.db.execute(
-            "INSERT OR IGNORE INTO crawls (crawl_id, site, mode, started_at, outcome)"
-            " VALUES (?,?,?,?, 'running')",
-            (crawl_id, site, mode, started_at),
+            "INSERT OR IGNORE INTO crawls (crawl_id, site, mode, started_at, outcome, login)"
+            " VALUES (?,?,?,?, 'running', ?)",
+            (crawl_id, site, mode, started_at, login),
         )
+
+    def set_not_readable(self, crawl_id: str, pages: int) -> None:
+        self.db.execute(
+            "UPDATE crawls SET not_readable = ? WHERE crawl_id = ?", (pages, crawl_id)
+        )
+
+    def crawl_login(self, crawl_id: str) -> str | None:
+        """The account a crawl logged in as; None for an anonymous (or unknown) crawl."""
+        row = self.db.execute(
+            "SELECT login FROM crawls WHERE crawl_id = ?", (crawl_id,)
+        ).fetchone()
+        return row[0] if row else None
 
     def finish_crawl(self, summary: dict, captures: int = 0) -> None:
         self.start_crawl(
@@ -352,7 +383,8 @@ class Catalog:
     def previous_crawl(self, site: str) -> PreviousCrawl | None:
         rows = self.db.execute(
             "SELECT crawl_id, outcome, started_at, feed_last_modified, feed_etag, failed_pages,"
-            " sitemap_last_modified, sitemap_etag FROM crawls WHERE site = ? ORDER BY seq",
+            " sitemap_last_modified, sitemap_etag, login FROM crawls WHERE site = ?"
+            " ORDER BY seq",
             (site,),
         ).fetchall()
         if not rows:
@@ -363,6 +395,7 @@ class Catalog:
                 failed_pages=frozenset(json.loads(row["failed_pages"])),
                 sitemap_last_modified=row["sitemap_last_modified"],
                 sitemap_etag=row["sitemap_etag"],
+                login=row["login"],
             )
             for row in rows
         )
@@ -370,10 +403,12 @@ class Catalog:
             "SELECT s.page_id, s.crawl_id, v.last_modified FROM page_state s"
             " JOIN page_versions v USING (version_id) WHERE s.present = 1"
         ).fetchall()
+        denied = self.db.execute("SELECT page_id FROM page_access")
         return PreviousCrawl(
             marks,
             {page_id: crawl_id for page_id, crawl_id, _ in present},
             {page_id: last_modified for page_id, _, last_modified in present},
+            frozenset(page_id for (page_id,) in denied),
         )
 
     def set_sitemap(self, crawl_id: str, last_modified: str | None, etag: str | None) -> None:
@@ -458,11 +493,48 @@ class Catalog:
         )
 
     def current_pages(self) -> Iterator[sqlite3.Row]:
-        """Pages that exist now, with their latest capture, in page-id order; streamed,
-        as each row carries the parsed page."""
+        """Pages that exist now, with their latest capture and access ('denied' when the
+        latest answer refused them, else NULL), in page-id order; streamed, as each row
+        carries the parsed page."""
         return self.db.execute(
-            "SELECT s.*, v.content_sha256 FROM page_state s JOIN page_versions v"
-            " USING (version_id) WHERE s.present = 1 ORDER BY s.page_id"
+            "SELECT s.*, v.content_sha256, a.access FROM page_state s JOIN page_versions v"
+            " USING (version_id) LEFT JOIN page_access a USING (page_id)"
+            " WHERE s.present = 1 ORDER BY s.page_id"
+        )
+
+    # ---- access
+
+    def access(self, page_id: str) -> sqlite3.Row | None:
+        """The page's refusal, when the wiki's latest answer for it was one."""
+        return self.db.execute(
+            "SELECT * FROM page_access WHERE page_id = ?", (page_id,)
+        ).fetchone()
+
+    def set_access(self, page_id: str, access: dict, capture: dict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO page_access VALUES (?,?,?,?,?,?,?,?)",
+            (
+                page_id,
+                access["access"],
+                access["login"],
+                access["since_crawl_id"],
+                capture["crawl_id"],
+                capture["warc_filename"],
+                capture["warc_offset"],
+                capture["fetched_at"],
+            ),
+        )
+
+    def clear_access(self, page_id: str) -> None:
+        self.db.execute("DELETE FROM page_access WHERE page_id = ?", (page_id,))
+
+    def refused_pages(self) -> Iterator[sqlite3.Row]:
+        """Every refusal, in page-id order, with the last crawl that could read the page
+        (``readable_crawl_id``, NULL when none could)."""
+        return self.db.execute(
+            "SELECT a.*, s.crawl_id AS readable_crawl_id FROM page_access a"
+            " LEFT JOIN page_state s ON s.page_id = a.page_id AND s.present = 1"
+            " ORDER BY a.page_id"
         )
 
     def presence(self) -> dict[str, bool]:

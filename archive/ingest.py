@@ -14,7 +14,7 @@ import logging
 import os
 import sqlite3
 from contextlib import suppress
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from pathlib import Path
 from warcio.timeutils import datetime_to_iso_date
 
 from archive.catalog import CATALOG_NAME, Catalog, OutdatedCatalog
-from archive.diff import diff_pages
+from archive.diff import PageChange, diff_pages
 from archive.history import HistoryIngest
 from archive.reader import (
     ArchivedResponse,
@@ -32,12 +32,17 @@ from archive.reader import (
     read_response,
     read_warcinfo,
 )
+from crawler.access import DENIED, Denial, denial, login_lost
 from crawler.dokuwiki import history_view, page_id_from_url, request_kind
 from crawler.page import Page, content_sha256, pack_page, unpack_page
 from crawler.parse import parse_page
 from crawler.revisions import RevisionList
 
 logger = logging.getLogger(__name__)
+
+# Changes of access, in the changes table beside added, removed and modified.
+NO_LONGER_READABLE = "no_longer_readable"
+READABLE_AGAIN = "readable_again"
 
 
 def is_article(resp: ArchivedResponse) -> bool:
@@ -84,6 +89,12 @@ class CrawlIngest:
     """Applies one crawl's archived responses to the catalog, in the order archived.
 
     Opens a transaction at once; :meth:`finish` commits it, :meth:`abort` rolls it back.
+
+    An article DokuWiki refused to show ("Permission Denied") is no version and no removal:
+    the page keeps its state, and the refusal is recorded beside it (``page_access``).
+    A change of access is news only between crawls of the same account (or two
+    anonymous ones): a page read with a login and refused to an anonymous crawl is
+    what anyone expects, not a change of the wiki.
     """
 
     def __init__(
@@ -96,38 +107,56 @@ class CrawlIngest:
         mode: str,
         started_at: str,
         date_format: str | None = None,
+        login: str | None = None,
+        login_method: str | None = None,
     ):
         self.catalog = catalog
         self.crawl_id = crawl_id
         self.date_format = date_format
+        self.login = login or None  # the account the crawl logged in as; None: anonymous
+        self.login_method = login_method if self.login else None
         self.pages = PageReader(warc_dir, date_format)
         self.warc_dir = Path(warc_dir)
         catalog.begin()
-        catalog.start_crawl(crawl_id, site, mode, started_at)
+        catalog.start_crawl(crawl_id, site, mode, started_at, self.login)
         self.previous = catalog.last_crawl_id(site, before_seq=catalog.crawl_seq(crawl_id))
         self.before: dict[str, int | None] = {}  # each page's version before this crawl
+        self.access_before: dict[str, sqlite3.Row | None] = {}  # and its refusal, if any
+        self.denied: set[str] = set()  # pages refused to this crawl
         self.history = HistoryIngest(catalog, crawl_id, date_format, self.pages)
-        self.captures = 0  # articles, revision lists, old revisions and sources recorded
+        # articles (refused ones too), revision lists, old revisions and sources recorded
+        self.captures = 0
 
-    def add(self, resp: ArchivedResponse) -> Page | RevisionList | None:
+    def add(self, resp: ArchivedResponse) -> Page | RevisionList | Denial | None:
         """Record one response; return the page it holds when it is an article, the
-        revisions it lists when it is a revision list."""
+        revisions it lists when it is a revision list, the denial when DokuWiki refused
+        to show it."""
         self._remember(resp)
         if is_history(resp):
             view = history_view(resp.url, resp.site)
             self.captures += 1
-            return self.history.add(resp, view, self._body(resp))
+            body = self._body(resp)
+            refused = denial(body)
+            if refused is not None:
+                return refused  # no revision and no list: the page's answer tells its access
+            return self.history.add(resp, view, body)
         if not is_article(resp):
             return None
-        page = parse_page(resp.url, self._body(resp), site=resp.site, date_format=self.date_format)
-        self._apply(resp, page)
+        body = self._body(resp)
         self.captures += 1
+        refused = denial(body)
+        if refused is not None:
+            self._deny(resp, refused)
+            return refused
+        page = parse_page(resp.url, body, site=resp.site, date_format=self.date_format)
+        self._apply(resp, page)
         return page
 
     def finish(self, summary: dict, files: list[str]) -> None:
         """The crawl's outcome and errors, the files now ingested; then commit."""
         self.history.finish()
         self.catalog.finish_crawl(summary, self.captures)
+        self.catalog.set_not_readable(self.crawl_id, len(self.denied))
         self.catalog.add_errors(self.crawl_id, summary.get("error_list", []))
         self.catalog.add_ingested_files(self.crawl_id, files)
         self.catalog.commit()
@@ -156,20 +185,10 @@ class CrawlIngest:
         state = self.catalog.state(page_id)
         present = state is not None and bool(state["present"])
         current = state["version_id"] if present else None
-        # The page as it stood before this crawl: its state's parsed copy, unless this
-        # crawl already captured it once (rare), then its version's capture.
-        if page_id not in self.before:
-            self.before[page_id] = current
-            was_page = unpack_page(state["page"]) if present else None
-        else:
-            old = self.catalog.version(self.before[page_id])
-            was_page = self.pages.at(old.warc_filename, old.warc_offset) if old else None
-        capture = {
-            "crawl_id": self.crawl_id,
-            "warc_filename": resp.filename,
-            "warc_offset": resp.offset,
-            "fetched_at": resp.date.isoformat(),
-        }
+        was_page = self._was(page_id, state)
+        capture = self._capture(resp)
+        self.catalog.clear_access(page_id)  # the wiki answered for the page
+        self.denied.discard(page_id)
         now = None
         if page.exists:
             sha = content_sha256(page)
@@ -187,22 +206,84 @@ class CrawlIngest:
             self.catalog.set_state(page_id, False, None, capture, None)
         self._record_change(page_id, page, now, (self.before[page_id], was_page))
 
+    def _was(self, page_id: str, state: sqlite3.Row | None) -> Page | None:
+        """The page as it stood before this crawl, noting its version and refusal then:
+        its state's parsed copy, unless this crawl already captured it once (rare), then
+        its version's capture."""
+        present = state is not None and bool(state["present"])
+        if page_id not in self.before:
+            self.before[page_id] = state["version_id"] if present else None
+            self.access_before[page_id] = self.catalog.access(page_id)
+            return unpack_page(state["page"]) if present else None
+        old = self.catalog.version(self.before[page_id])
+        return self.pages.at(old.warc_filename, old.warc_offset) if old else None
+
+    def _capture(self, resp: ArchivedResponse) -> dict:
+        return {
+            "crawl_id": self.crawl_id,
+            "warc_filename": resp.filename,
+            "warc_offset": resp.offset,
+            "fetched_at": resp.date.isoformat(),
+        }
+
+    def _refused_before(self, page_id: str) -> bool:
+        """Whether the wiki refused the page to this crawl's account before this crawl."""
+        refusal = self.access_before.get(page_id)
+        return refusal is not None and refusal["login"] == self.login
+
+    def _deny(self, resp: ArchivedResponse, refused: Denial) -> None:
+        """DokuWiki refused the page: record the refusal; the page's state stays."""
+        if login_lost(refused, self.login_method):
+            # The wiki no longer sees the login: no word on the account's rights. The
+            # crawl reports the page as failed (crawler.spiders.wiki).
+            return
+        page_id = page_id_from_url(resp.url, resp.site)
+        state = self.catalog.state(page_id)
+        self._was(page_id, state)
+        refusal = self.catalog.access(page_id)
+        same = refusal is not None and refusal["login"] == self.login
+        since = refusal["since_crawl_id"] if same else self.crawl_id
+        self.catalog.set_access(
+            page_id, {"access": DENIED, "login": self.login, "since_crawl_id": since},
+            self._capture(resp),
+        )
+        self.denied.add(page_id)
+        self.catalog.delete_change(self.crawl_id, page_id)  # captured twice: the last counts
+        before = self.catalog.version(self.before[page_id])
+        if before is None or self._refused_before(page_id):
+            return  # never read, or already refused to this account: nothing new
+        if self.catalog.crawl_login(state["crawl_id"]) != self.login:
+            return  # read with another account (or none): this account never could
+        change = _unchanged(page_id, before.last_modified, NO_LONGER_READABLE)
+        self._add_change(change, before.version_id, before.version_id)
+
     def _record_change(
         self, page_id: str, page: Page, now: int | None, was: tuple[int | None, Page | None]
     ) -> None:
         """The page's change in this crawl: from its state before the crawl to now."""
         self.catalog.delete_change(self.crawl_id, page_id)  # captured twice: the last counts
-        if was[0] == now:
+        again = page.exists and self._refused_before(page_id)
+        if was[0] == now and not again:
             return
         change = diff_pages(was[1], page)
-        if change is None:
-            return
+        if again:
+            # Readable again to the account it was refused to; what changed meanwhile,
+            # if anything, is counted against the last version read.
+            change = (
+                replace(change, change=READABLE_AGAIN)
+                if change is not None
+                else _unchanged(page_id, page.last_modified, READABLE_AGAIN)
+            )
+        if change is not None:
+            self._add_change(change, was[0], now)
+
+    def _add_change(self, change: PageChange, before: int | None, after: int | None) -> None:
         row = asdict(change)
         row.update(
             from_crawl_id=self.previous,
             to_crawl_id=self.crawl_id,
-            before_version_id=was[0],
-            after_version_id=now,
+            before_version_id=before,
+            after_version_id=after,
         )
         self.catalog.add_change(row)
 
@@ -226,6 +307,11 @@ class CrawlIngest:
             self.catalog.set_feed(self.crawl_id, _iso_http_date(resp.last_modified), resp.etag)
         elif is_sitemap(resp) and resp.status in (200, 304):
             self.catalog.set_sitemap(self.crawl_id, resp.last_modified, resp.etag)
+
+
+def _unchanged(page_id: str, last_modified: str | None, kind: str) -> PageChange:
+    """A change of access alone: the content as it was."""
+    return PageChange(page_id, kind, False, False, 0, 0, last_modified, last_modified, 0, 0)
 
 
 class PageReader:
@@ -265,6 +351,8 @@ def ingest_crawl(
         mode=summary["mode"],
         started_at=summary["started_at"],
         date_format=date_format or crawl_date_format(info),
+        login=info.get("wikiarchive-login-user"),
+        login_method=info.get("wikiarchive-login-method"),
     )
     try:
         for path in files:

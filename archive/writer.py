@@ -27,6 +27,8 @@ from warcio.warcwriter import WARCWriter
 OPEN_SUFFIX = ".open"
 WARC_SUFFIX = ".warc.gz"
 METADATA_URI_PREFIX = "urn:wikiarchive:crawl:"
+# Names the headers of a record's HTTP message whose values were replaced (archive.redact).
+REDACTED_FIELD = "WikiArchive-Redacted"
 
 
 def utc_now() -> datetime:
@@ -44,6 +46,9 @@ class Exchange:
     started_at: datetime
     ip_address: str | None = None
     truncated: str | None = None  # WARC-Truncated reason, e.g. "disconnect"
+    # Headers whose values were redacted (archive.redact), named in each record.
+    request_redacted: tuple[str, ...] = ()
+    response_redacted: tuple[str, ...] = ()
 
     @property
     def payload_digest(self) -> str:
@@ -173,7 +178,11 @@ class RotatingWarcWriter:
         writer, out = self._current()
         warc = writer.warc
         date = writer.warc_date(exchange.started_at)
-        extra = {"WARC_IP_Address": exchange.ip_address, "WARC_Truncated": exchange.truncated}
+        extra = {
+            "WARC_IP_Address": exchange.ip_address,
+            "WARC_Truncated": exchange.truncated,
+            **_redaction_note(exchange.response_redacted),
+        }
         # The heads are given to warcio as sent, so it neither parses nor rewrites them;
         # the response's is parsed once, for whoever reads the exchange next.
         http = verbatim_head(exchange.response_head)
@@ -207,7 +216,9 @@ class RotatingWarcWriter:
             payload=BytesIO(body),
             length=len(body),
             http_headers=_as_sent(head),
-            warc_headers_dict=writer.headers(date, WARC_Concurrent_To=record_id),
+            warc_headers_dict=writer.headers(
+                date, WARC_Concurrent_To=record_id, **_redaction_note(exchange.request_redacted)
+            ),
         )
         offset = out.tell()
         writer.write(response)
@@ -272,6 +283,10 @@ class RotatingWarcWriter:
     def _final_name(self) -> str:
         assert self._path is not None
         return self._path.name.removesuffix(OPEN_SUFFIX)
+
+
+def _redaction_note(names: tuple[str, ...]) -> dict[str, str]:
+    return {REDACTED_FIELD.replace("-", "_"): ", ".join(names)} if names else {}
 
 
 class _VerbatimHead(StatusAndHeaders):

@@ -12,9 +12,11 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 
 from crawler.handler import RecordingHTTPDownloadHandler
+from crawler.login import LoginError, read_credentials
 
 RECORDER = "crawler.recorder.WarcRecorderMiddleware"
 LIFECYCLE = "crawler.lifecycle.ArchiveLifecycle"
+LOGIN = "crawler.login.LoginMiddleware"
 
 
 # Numbers read by our components: a value that is none is refused before the crawl.
@@ -68,6 +70,7 @@ def settings_problems(settings: BaseSettings) -> list[str]:
         problems.append(f"{RECORDER} is disabled: nothing would be archived")
     if settings.getwithbase("EXTENSIONS").get(LIFECYCLE) is None:
         problems.append(f"{LIFECYCLE} is disabled: nothing would be recorded or published")
+    problems += _login_problems(settings)
     for scheme in ("http", "https"):
         handler = settings.getwithbase("DOWNLOAD_HANDLERS").get(scheme)
         if not _records(handler):
@@ -76,6 +79,22 @@ def settings_problems(settings: BaseSettings) -> list[str]:
                 "RecordingHTTPDownloadHandler (or a subclass): it keeps the exchange as sent"
             )
     return problems
+
+
+def _login_problems(settings: BaseSettings) -> list[str]:
+    try:
+        credentials = read_credentials(settings)
+    except LoginError as exc:
+        return [f"cannot log in: {exc}"]
+    if credentials is None:
+        return []
+    if settings.getwithbase("DOWNLOADER_MIDDLEWARES").get(LOGIN) is None:
+        return [f"{LOGIN} is disabled: the crawl could not log in as {credentials.user}"]
+    if settings.getbool("COOKIES_ENABLED"):
+        # Scrapy's cookie jar would keep every cookie pages set, and send it on.
+        return ["COOKIES_ENABLED=True cannot be combined with a login (crawler.login sends "
+                "the login's own cookies)"]
+    return []
 
 
 def _records(handler: object) -> bool:

@@ -190,6 +190,31 @@ def main() -> None:
     help="How to find pages: any of index, links, sitemap, comma-separated.",
 )
 @click.option(
+    "--login",
+    metavar="USER",
+    help="Log in as USER; the password comes from --password-env or --password-file, "
+    "never from the command line.",
+)
+@click.option(
+    "--login-method",
+    type=click.Choice(["form", "basic"]),
+    default="form",
+    show_default=True,
+    help="How to log in: DokuWiki's login form, or HTTP basic auth (a web server password).",
+)
+@click.option(
+    "--password-env",
+    metavar="NAME",
+    default=defaults.WIKI_PASSWORD_ENV,
+    show_default=True,
+    help="Environment variable holding the --login password.",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File holding the --login password (its first line); wins over --password-env.",
+)
+@click.option(
     "-s",
     "--set",
     "overrides",
@@ -215,6 +240,8 @@ def crawl(site_url: str, out_dir: Path, **options: Any) -> None:
             "use index, links and/or sitemap, comma-separated", param_hint="--discovery"
         )
     check_date_format(options["date_format"])
+    if options["password_file"] and not options["login"]:
+        raise click.BadParameter("give the user name with --login", param_hint="--password-file")
     settings = crawl_settings(site, out_dir, **options)
     report = SummaryReport(
         options["summary_json"], {"command": "crawl", "site": site, "out_dir": str(out_dir)}
@@ -379,6 +406,13 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
         "LOG_LEVEL": "ERROR" if options["quiet"] else options["log_level"].upper(),
         "WIKI_PROGRESS": "off" if options["quiet"] else "auto",
     }
+    if options.get("login"):
+        # The user and where the password is; the password itself stays out of settings.
+        settings["WIKI_LOGIN_USER"] = options["login"]
+        settings["WIKI_LOGIN_METHOD"] = options["login_method"]
+        settings["WIKI_PASSWORD_ENV"] = options["password_env"]
+        if options.get("password_file"):
+            settings["WIKI_PASSWORD_FILE"] = str(options["password_file"])
     if options["log_file"]:
         settings["LOG_FILE"] = str(options["log_file"])
     if options["delay"] is not None:

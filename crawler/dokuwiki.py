@@ -166,6 +166,14 @@ def _is_action_query(query: str) -> tuple[bool, str | None]:
     return False, raw_id
 
 
+def _is_login_view(script: str, query: str) -> bool:
+    """``doku.php?id=X&do=login`` (the form) or ``doku.php?id=X`` (where it is posted)."""
+    fields = parse_qsl(query, keep_blank_values=True)
+    keys = {key for key, _ in fields}
+    actions = {value.strip().lower() for key, value in fields if key == "do"}
+    return script == "doku.php" and keys <= _LOGIN_KEYS and actions <= {"login"}
+
+
 def _id_from_raw(raw_id: str) -> str | None:
     stripped = raw_id.strip(_PHP_TRIM)
     page_id = clean_id(stripped)
@@ -217,10 +225,15 @@ def _id_from_rewritten_path(rest: str, *, rewrite1: bool = False) -> str | None:
     return _id_from_raw(raw_id)
 
 
+# The login view and its form's target: doku.php with these keys at most, do=login or none.
+_LOGIN_KEYS = frozenset({"id", "do", "sectok"})
+
+
 def request_kind(url: str, site: str, views: frozenset[str] = frozenset()) -> str | None:
     """What a URL the crawler may fetch is: article, index, sitemap, feed or robots; with
     ``"history"`` in *views* also revisions (a page's revision list) and revision (an old
-    revision); with ``"source"``, source (a page's markup, ``do=export_raw``).
+    revision); with ``"source"``, source (a page's markup, ``do=export_raw``); with
+    ``"login"`` (the exchange that logs a crawl in, and only that), the login view.
 
     None means out of scope: another host, outside the wiki's path, or any other view
     (edit, login, media, the task runner, ...), however the crawl got there.
@@ -233,6 +246,8 @@ def request_kind(url: str, site: str, views: frozenset[str] = frozenset()) -> st
         return "robots"
     if not (parts.path or "/").startswith(base.path or "/"):
         return None
+    if "login" in views and _is_login_view(parts.path[len(base.path or "/") :], parts.query):
+        return "login"
     if page_id_from_url(url, site) is not None:
         return "article"
     script = parts.path[len(base.path or "/") :]

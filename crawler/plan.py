@@ -170,6 +170,7 @@ def plan_incremental(
     recent_days: float,
     held: dict[str, str | None] | None = None,
     sitemap: dict[str, datetime | None] | None = None,
+    refused: Iterable[str] = (),
 ) -> Plan:
     """Pages to fetch: those anything the wiki publishes says differ from what we hold.
 
@@ -178,19 +179,22 @@ def plan_incremental(
     newer than ``since`` (the time rule), when the feed or the sitemap dates its current
     revision otherwise than the version we hold (per-page evidence: backdated and
     external edits), when the index lists it and we lack it, when we hold it and the
-    index no longer lists it, or when it failed before. ``reasons`` counts the pages
-    each rule asked for (a page may be asked for by several).
+    index no longer lists it, when it failed before, or when the wiki refused it last
+    time (``refused``: DokuWiki's Permission Denied; access comes back without an edit,
+    and the feed and index hide what the crawl may not read). ``reasons`` counts the
+    pages each rule asked for (a page may be asked for by several).
     """
+    refused = set(refused)
     known = set(since)
     held = held or {}
     if listing is None:
-        return _everything(known, set(), "the page index could not be read")
+        return _everything(known | refused, set(), "the page index could not be read")
     if feed is None:
-        return _everything(known, listing, "the recent-changes feed could not be read")
+        return _everything(known | refused, listing, "the recent-changes feed could not be read")
     oldest = min(since.values(), default=now)
     if not feed_covers(feed, oldest, now, recent_days):
         reason = f"the recent-changes feed does not reach back to {oldest.isoformat()}"
-        return _everything(known, listing, reason)
+        return _everything(known | refused, listing, reason)
     offsets = learn_offsets(feed, held)
     # ">=": an edit saved in the same second the feed was served may be missing from it.
     # New pages come from the listing; a feed item of a page never seen and not listed
@@ -211,9 +215,10 @@ def plan_incremental(
             for page_id, lastmod in (sitemap or {}).items()
             if page_id in held and lastmod is not None and sitemap_differs(lastmod, held[page_id])
         },
-        "new in index": listing - known,
-        "gone from index": known - listing,
+        "new in index": listing - known - refused,
+        "gone from index": known - listing - refused,
         "retry": set(failed),
+        "refused before": refused,
     }
     fetch = frozenset().union(*rules.values())
     reasons = {name: len(ids) for name, ids in rules.items() if ids}

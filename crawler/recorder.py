@@ -29,16 +29,20 @@ from archive.catalog import Catalog
 from archive.ingest import CrawlIngest
 from archive.layout import Layout
 from archive.reader import ArchivedResponse, decoded_payload, http_fields, parse_http_head
+from archive.redact import REQUEST_HEADERS, SESSION_HEADERS, redact_message
 from archive.writer import Exchange, RotatingWarcWriter, Stored, utc_now
+from crawler.access import Denial
 from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
 from crawler.handler import RAW_META_KEY
 from crawler.lifecycle import INGESTED_STAT
+from crawler.login import LOGIN_META_KEY
 from crawler.outcome import describe, fail_crawl, fatal_message, guarded, record_failure
 
 logger = logging.getLogger(__name__)
 
 LOCATION_META_KEY = "warc_location"
 PAGE_META_KEY = "wiki_page"  # the parsed article, so the spider need not parse it again
+DENIAL_META_KEY = "wiki_denial"  # the article was DokuWiki's Permission Denied answer
 
 
 class WarcRecorderMiddleware:
@@ -53,6 +57,8 @@ class WarcRecorderMiddleware:
         prefix: str,
         max_size: int,
         date_format: str | None,
+        login_user: str | None = None,
+        login_method: str | None = None,
     ):
         self.crawler = crawler
         self.stats = crawler.stats
@@ -60,6 +66,8 @@ class WarcRecorderMiddleware:
         self.prefix = prefix
         self.max_size = max_size
         self.date_format = date_format
+        self.login_user = login_user
+        self.login_method = login_method if login_user else None
         self.writer: RotatingWarcWriter | None = None
         self.catalog: Catalog | None = None
         self.ingest: CrawlIngest | None = None
@@ -77,6 +85,8 @@ class WarcRecorderMiddleware:
             prefix=settings.get("WARC_PREFIX"),
             max_size=settings.getint("WARC_MAX_SIZE"),
             date_format=settings.get("WIKI_DATE_FORMAT"),
+            login_user=settings.get("WIKI_LOGIN_USER") or None,
+            login_method=settings.get("WIKI_LOGIN_METHOD"),
         )
         crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
@@ -91,7 +101,9 @@ class WarcRecorderMiddleware:
         self.writer = RotatingWarcWriter(
             self.layout.warc,
             prefix=self.prefix,
-            info=lambda: warcinfo_fields(self.crawler.settings, spider, self.stats),
+            info=lambda: warcinfo_fields(
+                self.crawler.settings, spider, self.stats, self.login_user, self.login_method
+            ),
             max_size=self.max_size,
         )
         self.catalog = Catalog(self.layout.catalog)
@@ -103,12 +115,18 @@ class WarcRecorderMiddleware:
             mode=spider.mode,
             started_at=spider.started_at.isoformat(),
             date_format=self.date_format,
+            login=self.login_user,
+            login_method=self.login_method,
         )
 
     def process_response(self, request: Request, response: Response, spider: Spider = None):
         raw = request.meta.pop(RAW_META_KEY, None)
         if self.writer is None or self.ingest is None:
             raise IgnoreRequest("not archived: the crawl was refused")
+        if request.meta.get(LOGIN_META_KEY):
+            # The login itself: its POST holds the password, and it is no page of the wiki.
+            self.stats.inc_value("warc/skipped_login")
+            return response
         if "cached" in response.flags:
             # A replay from Scrapy's HTTP cache is not a fresh capture.
             self.stats.inc_value("warc/skipped_cached")
@@ -119,18 +137,22 @@ class WarcRecorderMiddleware:
             return response
         if self.storage_error:
             raise IgnoreRequest("not archived: the archive cannot be written")
-        exchange = exchange_of(request, response, raw)
+        exchange = exchange_of(request, response, raw, session=self.login_user is not None)
         try:
             earlier = self._earlier(exchange)
             stored = self.writer.write_exchange(exchange, refers_to=earlier)
-            page = self.ingest.add(
+            found = self.ingest.add(
                 archived_response(exchange, stored, earlier, self.site, self.ingest.crawl_id)
             )
         except (OSError, sqlite3.Error) as exc:
             self._stop_on_storage_error(exc)
             raise IgnoreRequest(f"not archived: {exc}") from exc
-        if page is not None:
-            request.meta[PAGE_META_KEY] = page
+        if isinstance(found, Denial):
+            request.meta[DENIAL_META_KEY] = found
+        elif found is not None:  # an article, or a revision list
+            request.meta[PAGE_META_KEY] = found
+        if exchange.request_redacted or exchange.response_redacted:
+            self.stats.inc_value("warc/redacted")
         request.meta[LOCATION_META_KEY] = stored
         self.stats.inc_value("warc/records", 2)
         self.stats.inc_value("warc/exchanges")
@@ -214,12 +236,19 @@ def archived_response(
     )
 
 
-def exchange_of(request: Request, response: Response, raw: tuple[bytes, bytes]) -> Exchange:
+def exchange_of(
+    request: Request, response: Response, raw: tuple[bytes, bytes], *, session: bool = False
+) -> Exchange:
+    """The exchange as it will be stored: credentials redacted (archive.redact) from the
+    request always, and from the response's Set-Cookie when the crawl logs in (*session*:
+    its cookies are the login's)."""
     sent, head = raw
     latency = request.meta.get("download_latency") or 0.0
     # "partial" is a body ended by closing the connection (no length): complete by HTTP/1.0
     # rules. "dataloss" is a body shorter than its Content-Length.
     truncated = "disconnect" if "dataloss" in response.flags else None
+    sent, request_redacted = redact_message(sent, REQUEST_HEADERS)
+    head, response_redacted = redact_message(head, SESSION_HEADERS if session else ())
     return Exchange(
         url=request.url,
         request=sent,
@@ -228,6 +257,8 @@ def exchange_of(request: Request, response: Response, raw: tuple[bytes, bytes]) 
         started_at=utc_now() - timedelta(seconds=latency),
         ip_address=str(response.ip_address) if response.ip_address else None,
         truncated=truncated,
+        request_redacted=request_redacted,
+        response_redacted=response_redacted,
     )
 
 
@@ -261,12 +292,18 @@ def _is_chunked_te(line: bytes) -> bool:
     return name.strip().lower() == b"transfer-encoding" and b"chunked" in value.lower()
 
 
-def warcinfo_fields(settings: Any, spider: Spider, stats: Any = None) -> dict[str, str]:
+def warcinfo_fields(
+    settings: Any,
+    spider: Spider,
+    stats: Any = None,
+    login_user: str | None = None,
+    login_method: str | None = None,
+) -> dict[str, str]:
     delay = stats.get_value(DELAY_STAT) if stats else None
     if delay is None:
         delay = settings.getfloat("DOWNLOAD_DELAY")
     source = (stats.get_value(DELAY_SOURCE_STAT) if stats else None) or "DOWNLOAD_DELAY"
-    return {
+    fields = {
         "software": (
             f"wikiarchive/{version('wikiarchive')} (Scrapy/{scrapy.__version__}; "
             f"warcio/{version('warcio')})"
@@ -284,7 +321,27 @@ def warcinfo_fields(settings: Any, spider: Spider, stats: Any = None) -> dict[st
         "wikiarchive-settings": json.dumps(
             {name: settings.get(name) for name in SETTINGS_IN_WARCINFO}, sort_keys=True
         ),
+        "wikiarchive-redacted": redaction_note(login_user is not None),
     }
+    if login_user:
+        # Which account read the pages (a rebuild judges access by it); never its password.
+        fields["wikiarchive-login-user"] = login_user
+        fields["wikiarchive-login-method"] = login_method or ""
+    return fields
+
+
+def redaction_note(session: bool) -> str:
+    """What the records of a crawl had redacted, for its warcinfo."""
+    note = (
+        "values of the request headers Authorization, Proxy-Authorization and Cookie "
+        "replaced by REDACTED"
+    )
+    if session:
+        note += (
+            "; cookie values of the response headers Set-Cookie replaced by REDACTED "
+            "(the crawl logged in; its login exchange is not archived)"
+        )
+    return note + "; each such record names them in WikiArchive-Redacted"
 
 
 SETTINGS_IN_WARCINFO = (

@@ -7,7 +7,7 @@ wiki``; this module runs it in a CrawlerProcess and reads the outcome from its s
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ class CrawlSummary:
     tables_dir: Path
     revisions: int = 0  # old revisions requested (--history)
     sources: int = 0  # page sources requested (--source)
+    not_readable: list[str] = field(default_factory=list)  # DokuWiki's Permission Denied
+    login: str | None = None  # the account the crawl logged in as
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,9 @@ class CrawlSummary:
             "requests": self.requests,
             "errors": self.errors,
             "failed_pages": self.failed_pages,
+            "not_readable": len(self.not_readable),
+            "not_readable_pages": self.not_readable,
+            "login": self.login,
             "delay": self.delay,
             "delay_source": self.delay_source,
             "plan": self.plan,
@@ -81,8 +86,10 @@ class CrawlSummary:
         return self.outcome == "finished"
 
     def render(self) -> str:
+        readable = f" ({len(self.not_readable)} not readable)" if self.not_readable else ""
+        account = f", logged in as {self.login}" if self.login else ""
         lines = [
-            f"Crawl {self.crawl_id} ({self.mode}): {self.pages} pages, "
+            f"Crawl {self.crawl_id} ({self.mode}{account}): {self.pages} pages{readable}, "
             f"{self.requests} requests, {self.errors} errors",
         ]
         if not self.complete:
@@ -101,6 +108,13 @@ class CrawlSummary:
             lines.append(
                 f"Failed, to be retried next run: {', '.join(self.failed_pages[:20])}"
                 + (" …" if len(self.failed_pages) > 20 else "")
+            )
+        if self.not_readable:
+            lines.append(
+                "Not readable (the wiki answered Permission Denied; listed in the "
+                f"access_denied table, never recorded as removed): "
+                f"{', '.join(self.not_readable[:20])}"
+                + (" …" if len(self.not_readable) > 20 else "")
             )
         lines.append(self.export.render(self.tables_dir))
         return "\n".join(lines)
@@ -157,4 +171,6 @@ def run_crawl(overrides: dict[str, Any]) -> CrawlSummary:
         tables_dir=Layout(Path(settings.get("WIKI_OUT_DIR"))).tables,
         revisions=stats.get("wiki/revisions_fetched", 0),
         sources=stats.get("wiki/sources_fetched", 0),
+        not_readable=sorted(spider.denied),
+        login=spider.login_user,
     )

@@ -51,6 +51,7 @@ LOGSTATS_INTERVAL = 0  # crawler.progress reports instead
 DOWNLOADER_MIDDLEWARES = {
     "crawler.scope.ScopeMiddleware": 50,
     "crawler.retryafter.RetryAfterMiddleware": 560,  # just outside RetryMiddleware (550)
+    "crawler.login.LoginMiddleware": 710,  # where CookiesMiddleware (off) would be
     "crawler.recorder.WarcRecorderMiddleware": 950,
     "crawler.crawldelay.CrawlDelayMiddleware": 960,  # reads robots.txt before the recorder
 }
@@ -77,6 +78,11 @@ WIKI_SCOPE_ENABLED = True  # drop requests outside the wiki and its allowed view
 WIKI_SITEMAP_MAXSIZE = 50 * 1024 * 1024  # decompressed bytes
 WIKI_HISTORY = False  # also every page's revision list and old revisions (--history)
 WIKI_SOURCE = False  # also every page's markup, do=export_raw (--source)
+# Logging in (crawler.login): off unless a user is named. The password is never a setting.
+WIKI_LOGIN_USER = None
+WIKI_LOGIN_METHOD = "form"  # form: DokuWiki's login form; basic: HTTP basic auth
+WIKI_PASSWORD_ENV = "WIKIARCHIVE_PASSWORD"  # environment variable holding the password
+WIKI_PASSWORD_FILE = None  # or a file holding it (first line); wins over the variable
 
 # How to archive it.
 WARC_ENABLED = True

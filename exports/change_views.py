@@ -15,6 +15,16 @@ from archive.ingest import PageReader
 from exports.tables import CHANGES, change_row
 from exports.write import csv_value
 
+KINDS = ("added", "removed", "modified", "no_longer_readable", "readable_again")
+# How the text report names a change of access.
+LABELS = {"no_longer_readable": "no longer readable", "readable_again": "readable again"}
+# Changes whose rows count what changed in the text.
+WITH_PARTS = frozenset({"modified", "readable_again"})
+
+
+def label(change: str) -> str:
+    return LABELS.get(change, change)
+
 
 class ReportError(Exception):
     """A request the catalog cannot answer (unknown crawl or page)."""
@@ -42,14 +52,15 @@ def render_text(rows: list[dict]) -> str:
         mine = [r for r in rows if r["to_crawl_id"] == crawl_id]
         counts = Counter(r["change"] for r in mine)
         since = mine[0]["from_crawl_id"] or "nothing"
-        kinds = ("added", "removed", "modified")
-        summary = ", ".join(f"{counts[k]} {k}" for k in kinds if counts[k])
+        summary = ", ".join(f"{counts[k]} {label(k)}" for k in KINDS if counts[k])
         lines.append(f"Crawl {crawl_id} (since {since}): {summary}")
         width = max(len(r["page_id"]) for r in mine)
+        kind_width = max(9, *(len(label(r["change"])) + 1 for r in mine))
         for row in sorted(mine, key=lambda r: (r["change"], r["page_id"],
                                                r["revision_after"] or -1)):
             parts = "; ".join(filter(None, (_revision(row), _parts(row))))
-            lines.append(f"  {row['change']:<9} {row['page_id']:<{width}}  {parts}".rstrip())
+            kind = label(row["change"])
+            lines.append(f"  {kind:<{kind_width}}{row['page_id']:<{width}}  {parts}".rstrip())
     return "\n".join(lines)
 
 
@@ -137,7 +148,7 @@ def _revision(row: dict) -> str:
 
 
 def _parts(row: dict) -> str:
-    if row["change"] != "modified":
+    if row["change"] not in WITH_PARTS:
         return ""
     parts = []
     if row["title_changed"]:

@@ -30,17 +30,18 @@ DIALECT = {
 MISSING_VALUES = [""]
 
 TABLE_DESCRIPTIONS = {
-    "pages": "One row per page that exists in the wiki, at its latest capture",
+    "pages": "One row per page that exists in the wiki, at its latest readable capture",
     "footnotes": "Footnote blocks of the pages in `pages`",
     "citations": "PubMed ids, PMC ids, DOIs and URLs found in the footnotes",
     "links": "Links in the pages' text; `target` is not a key (it may be a URL or a red link)",
     "page_versions": "Every distinct version of every page the crawls saw, removed pages too",
-    "changes": "Pages added, removed or modified, per crawl, and between consecutive wiki "
-    "revisions (history crawls)",
+    "changes": "Pages added, removed, modified, no longer readable or readable again, per crawl, "
+    "and between consecutive wiki revisions (history crawls)",
     "revisions": "Every revision the wiki lists for a page (history crawls), archived or not",
     "sources": "Pages' wiki markup (`--source`)",
     "crawls": "Crawls that archived a page, met errors or did not finish, oldest first",
     "errors": "Requests that failed after retries",
+    "access_denied": "Pages whose latest answer was DokuWiki's Permission Denied",
 }
 
 PRIMARY_KEYS: dict[str, list[str]] = {
@@ -49,6 +50,7 @@ PRIMARY_KEYS: dict[str, list[str]] = {
     "page_versions": ["version_id"],
     "revisions": ["page_id", "revision"],
     "crawls": ["crawl_id"],
+    "access_denied": ["page_id"],
 }
 
 # (fields, referenced table, referenced fields). Only links that hold by construction:
@@ -80,6 +82,11 @@ FOREIGN_KEYS: dict[str, list[tuple[list[str], str, list[str]]]] = {
     "revisions": [(["listed_crawl_id"], "crawls", ["crawl_id"])],
     "sources": [(["crawl_id"], "crawls", ["crawl_id"])],
     "errors": [(["crawl_id"], "crawls", ["crawl_id"])],
+    "access_denied": [
+        (["since_crawl_id"], "crawls", ["crawl_id"]),
+        (["crawl_id"], "crawls", ["crawl_id"]),
+        (["readable_crawl_id"], "crawls", ["crawl_id"]),
+    ],
 }
 
 

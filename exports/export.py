@@ -22,6 +22,7 @@ from exports.datapackage import PACKAGE_NAME, write_datapackage
 from exports.tables import (
     SCHEMAS,
     Provenance,
+    access_denied_row,
     change_row,
     citation_rows,
     crawl_row,
@@ -40,7 +41,8 @@ logger = logging.getLogger(__name__)
 PAGE_TABLES = ("pages", "footnotes", "citations", "links")
 # What a crawl touched (archive.catalog.Catalog.touched_after) -> the tables holding it.
 TABLES_OF = {
-    "pages": PAGE_TABLES,
+    # A page's refusal comes and goes with a capture of it, as its row in pages does.
+    "pages": (*PAGE_TABLES, "access_denied"),
     "versions": ("page_versions",),
     "changes": ("changes",),
     "crawls": ("crawls",),
@@ -192,7 +194,8 @@ def _write(catalog: Catalog, tables: TableSet) -> dict[str, list[str]] | None:
             if _unrecognised(page):
                 problems["unrecognised"].append(page.page_id)
             where = Provenance.of(state)
-            tables["pages"].write([page_row(page, where, state["content_sha256"])])
+            access = state["access"] or "readable"
+            tables["pages"].write([page_row(page, where, state["content_sha256"], access)])
             tables["footnotes"].write(footnote_rows(page, where.crawl_id))
             tables["citations"].write(citation_rows(page, where.crawl_id))
             tables["links"].write(link_rows(page, where.crawl_id, presence))
@@ -209,6 +212,11 @@ def _write(catalog: Catalog, tables: TableSet) -> dict[str, list[str]] | None:
         tables["crawls"].write(crawl_row(c) for c in catalog.recorded_crawls())
     if "errors" in tables:
         tables["errors"].write(error_row(e) for e in catalog.errors())
+    if "access_denied" in tables:
+        site = next(iter(catalog.sites()), "")
+        tables["access_denied"].write(
+            access_denied_row(r, site) for r in catalog.refused_pages()
+        )
     return problems
 
 

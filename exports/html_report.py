@@ -20,6 +20,8 @@ from archive.catalog import CATALOG_NAME, Catalog
 from archive.diff import unified_diff
 from archive.ingest import PageReader
 from crawler.page import Page
+from exports.change_views import KINDS, WITH_PARTS
+from exports.change_views import label as change_label  # "label" names chart labels here
 
 MAX_DIFF_PAGES = 50  # pages whose diff is shown; the others are listed
 MAX_DIFF_LINES = 300  # lines of one page's diff
@@ -41,7 +43,7 @@ th,td{border:1px solid #d6dce6;padding:4px 8px;text-align:left;vertical-align:to
 th{background:#e9edf3}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .charts{display:flex;gap:16px;flex-wrap:wrap}
 .chart{background:#fff;border:1px solid #d6dce6;border-radius:8px;padding:8px}
-.added{color:#17692d}.removed{color:#a51d2d}.modified{color:#7a4d00}
+.added{color:#17692d}.removed{color:#a51d2d}.modified{color:#7a4d00}.no_longer_readable{color:#5a5a5a}.readable_again{color:#1f5fbf}
 .diff{background:#fff;border:1px solid #d6dce6;border-radius:6px;margin:6px 0 14px;
 overflow-x:auto;font:12.5px/1.4 ui-monospace,Menlo,Consolas,monospace}
 .diff div{white-space:pre-wrap;padding:0 8px;word-break:break-word}
@@ -134,7 +136,7 @@ def history(crawls: list[dict], changes: list[dict]) -> list[CrawlPoint]:
         point = points.get(change["to_crawl_id"])
         if point is not None:
             point.counts[change["change"]] += 1
-            point.pages += {"added": 1, "removed": -1}.get(change["change"], 0)
+            point.pages += _presence(change)
             point.footnotes += change["footnotes_added"] - change["footnotes_removed"]
     pages = footnotes = 0
     for point in points.values():  # running totals, in crawl order
@@ -142,6 +144,15 @@ def history(crawls: list[dict], changes: list[dict]) -> list[CrawlPoint]:
         footnotes += point.footnotes
         point.pages, point.footnotes = pages, footnotes
     return list(points.values())
+
+
+def _presence(change: dict) -> int:
+    """How a change moves the count of pages in the wiki: a page readable for the first
+    time counts as added; one no longer readable is still there."""
+    kind = change["change"]
+    if kind == "readable_again" and change["before_version_id"] is None:
+        return 1
+    return {"added": 1, "removed": -1}.get(kind, 0)
 
 
 def _latest_with_changes(points: list[CrawlPoint]) -> str | None:
@@ -166,7 +177,7 @@ def _views(catalog: Catalog, out_dir: Path, changes: list[dict]) -> list[PageCha
     return views
 
 
-_ORDER = {"modified": 0, "added": 1, "removed": 2}
+_ORDER = {"modified": 0, "readable_again": 1, "added": 2, "no_longer_readable": 3, "removed": 4}
 
 
 # --------------------------------------------------------------------------- sections
@@ -187,7 +198,7 @@ def _cards(points: list[CrawlPoint]) -> str:
 
 def _crawl_table(points: list[CrawlPoint]) -> str:
     head = ("crawl", "mode", "started (UTC)", "took", "outcome", "fetched", "requests",
-            "errors", "added", "removed", "modified", "pages", "footnotes")
+            "errors", "not readable", "added", "removed", "modified", "pages", "footnotes")
     rows = []
     for point in reversed(points):
         row = point.row
@@ -197,7 +208,7 @@ def _crawl_table(points: list[CrawlPoint]) -> str:
             f"<td class=\"nw\">{escape(_when(row['started_at']))}</td>",
             f"<td>{escape(_duration(row['started_at'], row['finished_at']))}</td>",
             f"<td>{escape(row['outcome'])}</td>",
-            *(_num(row[k]) for k in ("pages", "requests", "errors")),
+            *(_num(row[k]) for k in ("pages", "requests", "errors", "not_readable")),
             *(_num(point.counts[k]) for k in ("added", "removed", "modified")),
             _num(point.pages),
             _num(point.footnotes),
@@ -206,7 +217,8 @@ def _crawl_table(points: list[CrawlPoint]) -> str:
     header = "".join(f"<th>{escape(h)}</th>" for h in head)
     return (
         "<h2>Crawl history</h2><p class=\"sub\">Newest first. <i>Fetched</i>: article pages "
-        "requested; <i>added, removed, modified</i>: pages that changed since the crawl "
+        "requested; <i>not readable</i>: pages the wiki refused to show it (Permission "
+        "Denied); <i>added, removed, modified</i>: pages that changed since the crawl "
         "before; <i>pages, footnotes</i>: in the wiki after the crawl.</p>"
         f'<div class="wide"><table id="crawls"><thead><tr>{header}</tr></thead><tbody>'
         + "".join(rows)
@@ -241,8 +253,7 @@ def _changes_section(
     if crawl_id is None:
         return out[0] + '<p class="sub">No crawl has recorded a change yet.</p>'
     point = next(p for p in points if p.row["crawl_id"] == crawl_id)
-    summary = ", ".join(f"{point.counts[k]} {k}" for k in ("added", "removed", "modified")
-                        if point.counts[k])
+    summary = ", ".join(f"{point.counts[k]} {change_label(k)}" for k in KINDS if point.counts[k])
     since = views[0].change["from_crawl_id"] if views else None
     out.append(
         f'<p class="sub">Crawl <code>{escape(crawl_id)}</code> '
@@ -309,7 +320,7 @@ def _change_table(views: list[PageChangeView], site: str) -> str:
     for view in views:
         change, page = view.change, view.page
         parts = []
-        if change["change"] == "modified":
+        if change["change"] in WITH_PARTS:
             if change["title_changed"]:
                 parts.append("title")
             if change["body_changed"]:
@@ -319,8 +330,9 @@ def _change_table(views: list[PageChangeView], site: str) -> str:
                     f"footnotes +{change['footnotes_added']}/−{change['footnotes_removed']}"
                 )
         title = page.title if page is not None else ""
+        kind = change["change"]
         rows.append(
-            f'<tr><td class="{escape(change["change"])}">{escape(change["change"])}</td>'
+            f'<tr><td class="{escape(kind)}">{escape(change_label(kind))}</td>'
             f"<td>{_page_link(site, change['page_id'])}</td><td>{escape(title)}</td>"
             f"<td>{escape('; '.join(parts))}</td></tr>"
         )

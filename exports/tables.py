@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from crawler.dokuwiki import namespace, page_url
 from crawler.page import Page, content_sha256
 from crawler.revisions import ListedRevision, revision_kinds
 
@@ -61,6 +62,13 @@ PAGES = [
     Column("fetched_at", TIMESTAMP_UTC, "When it was fetched (the WARC-Date, UTC)"),
     Column("warc_filename", pa.string(), "WARC file holding the response, in `DIR/warc/`"),
     Column("warc_offset", pa.int64(), "Byte offset of the response record in that file"),
+    Column(
+        "access",
+        pa.string(),
+        "`readable`, or `denied` when the latest crawl that asked for the page got DokuWiki's "
+        "Permission Denied: this row is then the last version a crawl could read "
+        "(see `access_denied`)",
+    ),
 ]
 
 FOOTNOTES = [
@@ -138,7 +146,13 @@ CHANGES = [
     ),
     Column("to_crawl_id", pa.string(), "Crawl that saw the change"),
     Column("page_id", pa.string(), "DokuWiki page id"),
-    Column("change", pa.string(), "`added`, `removed` or `modified`"),
+    Column(
+        "change",
+        pa.string(),
+        "`added`, `removed` or `modified`; `no_longer_readable` or `readable_again` when the "
+        "wiki refused the page to the crawl's account (Permission Denied) or shows it again "
+        "(the text columns then count what changed against the last version read)",
+    ),
     Column("title_changed", pa.bool_(), "The title differs"),
     Column("body_changed", pa.bool_(), "The body text differs"),
     Column("footnotes_added", pa.int64(), "Footnotes whose text is new"),
@@ -227,6 +241,12 @@ CRAWLS = [
     Column("pages", pa.int64(), "Article pages fetched"),
     Column("requests", pa.int64(), "HTTP requests made"),
     Column("errors", pa.int64(), "Failed requests and processing errors"),
+    Column("login", pa.string(), "Account the crawl logged in as (`--login`); empty: anonymous"),
+    Column(
+        "not_readable",
+        pa.int64(),
+        "Pages the wiki refused to show it (Permission Denied), listed in `access_denied`",
+    ),
 ]
 
 ERRORS = [
@@ -235,6 +255,23 @@ ERRORS = [
     Column("page_id", pa.string(), "Page id when the URL was an article; it is retried next run"),
     Column("error", pa.string(), "What went wrong (HTTP status, timeout, reset, …)"),
     Column("failed_at", TIMESTAMP_UTC, "When it was given up (UTC)"),
+]
+
+ACCESS_DENIED = [
+    Column("page_id", pa.string(), "DokuWiki page id"),
+    Column("url", pa.string(), "Permanent link: `SITE/doku.php?id=<page_id>`"),
+    Column("namespace", pa.string(), "Namespace part of the page id (empty at the root)"),
+    Column("login", pa.string(), "Account it was refused to; empty: an anonymous crawl"),
+    Column("since_crawl_id", pa.string(), "First of the crawls (of this account) refused in a row"),
+    Column("crawl_id", pa.string(), "Latest crawl refused"),
+    Column(
+        "readable_crawl_id",
+        pa.string(),
+        "Last crawl that could read the page (its version is in `pages`); empty when none could",
+    ),
+    Column("fetched_at", TIMESTAMP_UTC, "When the refusal was fetched (the WARC-Date, UTC)"),
+    Column("warc_filename", pa.string(), "WARC file holding the refusal, as served"),
+    Column("warc_offset", pa.int64(), "Byte offset of its response record in that file"),
 ]
 
 TABLES: dict[str, list[Column]] = {
@@ -248,6 +285,7 @@ TABLES: dict[str, list[Column]] = {
     "sources": SOURCES,
     "crawls": CRAWLS,
     "errors": ERRORS,
+    "access_denied": ACCESS_DENIED,
 }
 SCHEMAS: dict[str, pa.Schema] = {name: _schema(cols) for name, cols in TABLES.items()}
 
@@ -269,7 +307,9 @@ class Provenance:
         )
 
 
-def page_row(page: Page, where: Provenance, sha: str | None = None) -> dict:
+def page_row(
+    page: Page, where: Provenance, sha: str | None = None, access: str = "readable"
+) -> dict:
     """The page's row; *sha* is its content hash when the caller has it already."""
     return {
         "page_id": page.page_id,
@@ -287,6 +327,7 @@ def page_row(page: Page, where: Provenance, sha: str | None = None) -> dict:
         "fetched_at": where.fetched_at,
         "warc_filename": where.warc_filename,
         "warc_offset": where.warc_offset,
+        "access": access,
     }
 
 
@@ -405,6 +446,23 @@ def crawl_row(crawl: Mapping) -> dict:
     row["started_at"] = _local(row["started_at"])
     row["finished_at"] = _local(row["finished_at"])
     return row
+
+
+def access_denied_row(refusal: Mapping, site: str) -> dict:
+    """A page the wiki refused, from the catalog's ``refused_pages()``."""
+    page_id = refusal["page_id"]
+    return {
+        "page_id": page_id,
+        "url": page_url(site, page_id),
+        "namespace": namespace(page_id),
+        "login": refusal["login"],
+        "since_crawl_id": refusal["since_crawl_id"],
+        "crawl_id": refusal["crawl_id"],
+        "readable_crawl_id": refusal["readable_crawl_id"],
+        "fetched_at": _local(refusal["fetched_at"]),
+        "warc_filename": refusal["warc_filename"],
+        "warc_offset": refusal["warc_offset"],
+    }
 
 
 def error_row(error: Mapping) -> dict:

@@ -60,6 +60,10 @@ class Hit:
     # "200" (forwarded: the wiki's status), "status 503", "reset", "reset 200" (after the
     # headers), "truncate 200", "delay" (logged on arrival), "down"
     outcome: str
+    # The headers as they went through: what the client sent, what the wiki answered
+    # (empty when the wiki was not asked).
+    request_headers: tuple[tuple[str, str], ...] = ()
+    response_headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -322,8 +326,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         fault = proxy._take(self.path)
 
-        def record(outcome: str) -> None:
-            proxy._record(Hit(self.command, self.path, started, outcome))
+        sent = tuple(self.headers.items())
+
+        def record(outcome: str, answered: tuple[tuple[str, str], ...] = ()) -> None:
+            proxy._record(Hit(self.command, self.path, started, outcome, sent, answered))
 
         if fault == "down":
             record("down")
@@ -346,7 +352,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(502, "Bad Gateway", [], b"fault proxy: upstream error\n")
         kind = fault.kind if isinstance(fault, Fault) else None
         if kind != "delay":
-            record(f"{status}" if kind is None else f"{kind} {status}")
+            record(f"{status}" if kind is None else f"{kind} {status}", tuple(headers))
         if kind == "reset":  # after the headers
             self._send(status, reason, headers, payload, body_bytes=0)
             return self._reset()

@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("crawler", "archive", "exports")
 KNOWLEDGE = {
+    "crawler.access",
     "crawler.revisions",
     "crawler.page",
     "crawler.parse",

@@ -135,6 +135,22 @@ def test_parse_feed_reads_items_and_refuses_entities():
         parse_feed(bomb, site=site, requested=5)
 
 
+def test_refused_pages_are_asked_again_whatever_the_feed_and_index_say():
+    # Access comes back without an edit; the feed and index hide what the crawl may not read.
+    since = {"a": T0, "private": T0}
+    fetched = plan_incremental(
+        since=since, listing={"a", "private"}, feed=feed(unchanged=True), failed=(), now=NOW,
+        recent_days=7, refused={"private", "never_read"},
+    )
+    assert fetched.fetch == {"private", "never_read"}
+    assert fetched.reasons == {"refused before": 2}
+    unread = plan_incremental(
+        since=since, listing=None, feed=None, failed=(), now=NOW, recent_days=7,
+        refused={"never_read"},
+    )
+    assert unread.fetch == {"a", "private", "never_read"}
+
+
 # ---- per-page evidence: what the wiki says about the revision we hold
 
 HELD = {"a": "2020-06-01T10:00:00", "b": "2024-06-07T03:00:00", "c": "2024-06-07"}

@@ -37,6 +37,7 @@ import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +60,8 @@ EDITOR_USER = "editor"
 EDITOR_PASSWORD = "editor-pass"
 # Everyone may read; logged-in users (group "user") may edit, for later HTTP-edit tests.
 ACL_LINES = ("*\t@ALL\t1", "*\t@user\t8")
+# name -> (password, groups): DokuWiki's own accounts (authplain, conf/users.auth.php).
+USERS = {EDITOR_USER: (EDITOR_PASSWORD, "user")}
 DATA_SUBDIRS = (
     "pages", "attic", "meta", "media", "media_attic", "media_meta",
     "cache", "index", "locks", "tmp", "log",
@@ -193,6 +196,15 @@ $path = parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH);
 if ($path === __WHOAMI__) {
     header('Content-Type: text/plain');
     echo __TOKEN__;
+    return true;
+}
+// A web server password in front of everything (HTTP basic auth), when the bed has one.
+$gate = __GATE__;
+if ($gate !== null && (($_SERVER['PHP_AUTH_USER'] ?? null) !== $gate[0]
+        || ($_SERVER['PHP_AUTH_PW'] ?? null) !== $gate[1])) {
+    header('WWW-Authenticate: Basic realm="wiki"');
+    http_response_code(401);
+    echo 'Authorization required';
     return true;
 }
 if ($path === '/robots.txt' && is_file(__ROOT__ . '/robots.txt')) {
@@ -373,10 +385,16 @@ class DokuWikiBed:
         sitemap: bool = True,
         conf: dict[str, object] | None = None,
         robots_txt: str | None = None,
+        acl: Sequence[str] = ACL_LINES,
+        users: Mapping[str, tuple[str, str]] = USERS,
+        http_auth: tuple[str, str] | None = None,
         engine: Path = ENGINE_DIR,
         template: str = DEFAULT_TEMPLATE,
         php: str = "php",
     ) -> None:
+        """``acl``: lines of conf/acl.auth.php; ``users``: name -> (password, groups);
+        ``http_auth``: (user, password) a web server password in front of the wiki asks
+        for (HTTP basic auth, answered 401 otherwise)."""
         problem = requirements_problem(engine, php)
         if problem:
             raise WikiBedError(problem)
@@ -396,14 +414,21 @@ class DokuWikiBed:
         self._log_file = None
         self._port: int | None = None
         self._last_conf_touch = 0.0
-        self._layout(sitemap, conf or {})
+        self._layout(sitemap, conf or {}, users, http_auth)
+        self.set_acl(acl)
         if robots_txt is not None:
             # served at http://127.0.0.1:PORT/robots.txt
             (self.root / "robots.txt").write_text(robots_txt, encoding="utf-8")
 
     # ---- layout
 
-    def _layout(self, sitemap: bool, extra: dict[str, object]) -> None:
+    def _layout(
+        self,
+        sitemap: bool,
+        extra: dict[str, object],
+        users: Mapping[str, tuple[str, str]],
+        http_auth: tuple[str, str] | None,
+    ) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.conf_dir.mkdir(exist_ok=True)
         for sub in DATA_SUBDIRS:
@@ -431,12 +456,13 @@ class DokuWikiBed:
         settings.update(extra)
         self._conf = settings
         self._write_conf()
-        acl = "# acl.auth.php\n" + "\n".join(ACL_LINES) + "\n"
-        (self.conf_dir / "acl.auth.php").write_text(acl, encoding="utf-8")
         # authplain accepts a bare md5 hex digest; good enough for a throw-away wiki.
-        pw_hash = hashlib.md5(EDITOR_PASSWORD.encode()).hexdigest()
-        users = f"# users.auth.php\n{EDITOR_USER}:{pw_hash}:Wiki Editor:editor@example.org:user\n"
-        (self.conf_dir / "users.auth.php").write_text(users, encoding="utf-8")
+        accounts = ["# users.auth.php"] + [
+            f"{name}:{hashlib.md5(password.encode()).hexdigest()}:Wiki {name.title()}:"
+            f"{name}@example.org:{groups}"
+            for name, (password, groups) in users.items()
+        ]
+        (self.conf_dir / "users.auth.php").write_text("\n".join(accounts) + "\n", encoding="utf-8")
         (self.conf_dir / "plugins.php").write_text(_PLUGINS_PHP, encoding="utf-8")
         (self.conf_dir / "plugins.required.php").write_text(_PLUGINS_REQUIRED_PHP, encoding="utf-8")
         conf_literal = _php_str(str(self.conf_dir) + "/")
@@ -451,8 +477,21 @@ class DokuWikiBed:
             .replace("__WHOAMI__", _php_str(WHOAMI_PATH))
             .replace("__TOKEN__", _php_str(self._token))
             .replace("__ROOT__", _php_str(str(self.root)))
+            .replace("__GATE__", "null" if http_auth is None else
+                     f"array({_php_str(http_auth[0])}, {_php_str(http_auth[1])})")
         )
         self.router.write_text(router, encoding="utf-8")
+
+    def set_acl(self, lines: Sequence[str]) -> None:
+        """Write conf/acl.auth.php (one rule a line: ``scope\\tsubject\\tlevel``).
+
+        DokuWiki reads the ACL on every request; the sitemap and the cached feeds, built
+        for what anonymous visitors may read, are dropped so they follow the new rules.
+        """
+        acl = "# acl.auth.php\n" + "\n".join(lines) + "\n"
+        (self.conf_dir / "acl.auth.php").write_text(acl, encoding="utf-8")
+        (self.data_dir / "cache" / "sitemap.xml.gz").unlink(missing_ok=True)
+        self._touch_conf()
 
     def _write_conf(self) -> None:
         lines = ["<?php", "// written by tests/wikibed.py"]
@@ -467,9 +506,7 @@ class DokuWikiBed:
         self.template = template
         self._conf["template"] = template
         self._write_conf()
-        stamp = max(time.time() + 1, self._last_conf_touch)  # see _invalidate
-        self._last_conf_touch = stamp
-        os.utime(self.conf_dir / "local.php", (stamp, stamp))
+        self._touch_conf()  # see _invalidate
 
     # ---- paths
 
@@ -660,6 +697,9 @@ class DokuWikiBed:
         # second in the future because DokuWiki compares whole seconds and a page rendered
         # in this very second would otherwise still count as fresh.
         # (never further: a stamp far ahead would disable every cache, feeds included)
+        self._touch_conf()
+
+    def _touch_conf(self) -> None:
         stamp = max(time.time() + 1, self._last_conf_touch)
         self._last_conf_touch = stamp
         os.utime(self.conf_dir / "local.php", (stamp, stamp))

@@ -26,6 +26,7 @@ from twisted.python.failure import Failure
 
 from archive.catalog import PreviousCrawl
 from crawler import settings as defaults
+from crawler.access import Denial, denial, login_lost
 from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
 from crawler.dokuwiki import (
     START_PAGE,
@@ -36,9 +37,11 @@ from crawler.dokuwiki import (
     source_url,
 )
 from crawler.feed import Feed, parse_feed
+from crawler.login import LoginError, LoginMiddleware
 from crawler.outcome import (
     FAILED,
     PAGES_FAILED_STAT,
+    fail_crawl,
     fatal_message,
     guarded,
     record_failure,
@@ -46,7 +49,7 @@ from crawler.outcome import (
 from crawler.page import Page
 from crawler.parse import is_dokuwiki, parse_index, parse_page
 from crawler.plan import mark_since, page_since, pages_to_retry, plan_incremental
-from crawler.recorder import PAGE_META_KEY
+from crawler.recorder import DENIAL_META_KEY, PAGE_META_KEY
 from crawler.revisions import (
     RevisionList,
     dates_to_versions,
@@ -114,6 +117,9 @@ class WikiSpider(scrapy.Spider):
         self.fatal: str | None = None
         self.scheduled: set[str] = set()
         self.failed: set[str] = set()
+        self.denied: set[str] = set()  # pages DokuWiki refused to show (Permission Denied)
+        self.login_user: str | None = None  # set by from_crawler when the crawl logs in
+        self.login_method: str | None = None
         self.errors: list[dict[str, str | None]] = []
         self.namespaces: set[str] = set()
         self.is_wiki = False
@@ -152,6 +158,8 @@ class WikiSpider(scrapy.Spider):
         spider.feed_items = settings.getint("WIKI_FEED_ITEMS")
         spider.sitemap_max_size = settings.getint("WIKI_SITEMAP_MAXSIZE")
         spider.date_format = settings.get("WIKI_DATE_FORMAT")
+        spider.login_user = settings.get("WIKI_LOGIN_USER") or None
+        spider.login_method = settings.get("WIKI_LOGIN_METHOD") if spider.login_user else None
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
 
@@ -167,6 +175,8 @@ class WikiSpider(scrapy.Spider):
     # ---- start
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        if not await self._log_in():
+            return
         # The feed is optional evidence, asked first (highest priority) but never waited
         # for: robots.txt may shut it out, or it may fail, and the crawl goes on.
         yield self._feed_request()
@@ -180,8 +190,27 @@ class WikiSpider(scrapy.Spider):
             # The start page proves the wiki and seeds the crawl.
             yield self._article(START_PAGE, probe=True)
 
+    async def _log_in(self) -> bool:
+        """Log in before the first request when the crawl has an account; False when the
+        login failed (the crawl is then failing, with the reason)."""
+        login = self.crawler.get_downloader_middleware(LoginMiddleware)
+        if login is None:
+            return True
+        try:
+            await login.log_in(self.site)
+        except LoginError as exc:
+            self.fatal = str(exc)
+            fail_crawl(self.crawler, str(exc))
+            return False
+        return True
+
     def parse_probe(self, response: Response) -> Iterator[scrapy.Request]:
         """The first page of the wiki: prove it is a DokuWiki, then crawl on."""
+        if response.status == 401 and not self.login_user:
+            self._fail(
+                f"{self.site} asks for a password (HTTP 401 at {response.url}): log in with "
+                "--login USER --login-method basic"
+            )
         if response.status != 200 or not is_dokuwiki(response.body):
             self._fail(
                 f"{self.site} does not look like a DokuWiki "
@@ -202,6 +231,10 @@ class WikiSpider(scrapy.Spider):
 
     def parse_article(self, response: Response) -> Iterator[scrapy.Request]:
         self.crawler.stats.inc_value("wiki/articles_fetched")
+        refused = self._denial(response)
+        if refused is not None:
+            self._refused(response, refused)
+            return
         if self.history or self.source:
             yield from self._history_of(response)
         if "links" not in self.discovery:
@@ -216,6 +249,28 @@ class WikiSpider(scrapy.Spider):
             # An incremental crawl follows links only to pages it has never seen.
             if page_id not in known:
                 yield from self._follow(page_id)
+
+    def _denial(self, response: Response) -> Denial | None:
+        """DokuWiki's refusal, as the recorder found it on its way into the catalog."""
+        if PAGE_META_KEY in response.meta:
+            return None
+        if DENIAL_META_KEY in response.meta:
+            return response.meta[DENIAL_META_KEY]
+        return denial(response.body)  # not archived (a cached answer): judged here
+
+    def _refused(self, response: Response, refused: Denial) -> None:
+        """A page the crawl may not read: listed, never parsed, never a removal."""
+        page_id = response.meta.get("page_id")
+        if login_lost(refused, self.login_method):
+            message = (
+                f"the wiki no longer sees the login as {self.login_user}: it offered its "
+                f"login form again at {response.url}"
+            )
+            self._note_error(response.url, page_id, message)
+            self._fail(message)
+        self.denied.add(page_id)
+        self.crawler.stats.inc_value("wiki/articles_denied")
+        self.logger.info("Not readable (the wiki answered Permission Denied): %s", response.url)
 
     def _page(self, response: Response) -> Page:
         """The article as the recorder parsed it on its way into the catalog."""
@@ -242,6 +297,11 @@ class WikiSpider(scrapy.Spider):
         """One screen of a page's revision list: the revisions not archived yet, then the
         next (older) screen."""
         page_id, first = response.meta["page_id"], response.meta["first"]
+        if self._denial(response) is not None:
+            # The page's history is as private as the page: its own answer says so.
+            self.logger.info("Not readable (the wiki answered Permission Denied): %s",
+                             response.url)
+            return
         listing = response.meta.get(PAGE_META_KEY)
         if not isinstance(listing, RevisionList):
             listing = parse_revision_list(
@@ -368,25 +428,29 @@ class WikiSpider(scrapy.Spider):
             self.logger.info("Not fetched %s: %s", request.url, failure.getErrorMessage())
             self.crawler.stats.inc_value("wiki/requests_ignored")
             return self._probe_failed(request, message)
-        self.crawler.stats.inc_value("wiki/request_errors")
         self.logger.error("Failed %s: %s", request.url, message)
-        if request.meta.get("page_id"):
-            self.failed.add(request.meta["page_id"])
-            self.crawler.stats.set_value(PAGES_FAILED_STAT, len(self.failed))
-        if len(self.errors) < MAX_ERRORS_KEPT:
-            self.errors.append(
-                {
-                    "url": request.url,
-                    "page_id": request.meta.get("page_id"),
-                    "error": message,
-                    "failed_at": datetime.now(UTC).isoformat(),
-                }
-            )
+        self._note_error(request.url, request.meta.get("page_id"), message)
         if request.meta.get("listing"):
             self.listing = None  # an incomplete index must not make pages look removed
         if request.meta.get("feed"):
             self.logger.warning("No recent-changes feed (%s): it is optional evidence", message)
         return self._probe_failed(request, message)
+
+    def _note_error(self, url: str, page_id: str | None, message: str) -> None:
+        """A request that failed: counted, listed, and its page fetched again next run."""
+        self.crawler.stats.inc_value("wiki/request_errors")
+        if page_id:
+            self.failed.add(page_id)
+            self.crawler.stats.set_value(PAGES_FAILED_STAT, len(self.failed))
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(
+                {
+                    "url": url,
+                    "page_id": page_id,
+                    "error": message,
+                    "failed_at": datetime.now(UTC).isoformat(),
+                }
+            )
 
     def _probe_failed(self, request: scrapy.Request, message: str) -> list[scrapy.Request]:
         """A probe that got no page: an incremental crawl tries the start page instead
@@ -437,8 +501,8 @@ class WikiSpider(scrapy.Spider):
             return frozenset()
         if not self.incremental:
             # Pages known from earlier crawls but no longer linked or listed are fetched
-            # too: only the wiki saying so marks a page removed.
-            return self.previous.present_pages
+            # too: only the wiki saying so marks a page removed. So are pages it refused.
+            return self.previous.present_pages | self.previous.denied
         plan = plan_incremental(
             since=page_since(self.previous, self.change_margin),
             listing=self.listing,
@@ -448,6 +512,7 @@ class WikiSpider(scrapy.Spider):
             recent_days=self.recent_days,
             held=self.previous.held,
             sitemap=self.sitemap,
+            refused=self.previous.denied,
         )
         what = "every page" if plan.everything else "pages"
         self.logger.info("Incremental crawl: %d %s to fetch (%s)", len(plan.fetch), what,
@@ -484,6 +549,8 @@ class WikiSpider(scrapy.Spider):
             "errors": stats.get_value("wiki/request_errors", 0)
             + stats.get_value("spider_exceptions/count", 0),
             "failed_pages": sorted(self.failed),
+            "not_readable_pages": sorted(self.denied),
+            "login": self.login_user,
             "error_list": self.errors,
             "delay": stats.get_value(DELAY_STAT),
             "delay_source": stats.get_value(DELAY_SOURCE_STAT),
@@ -547,7 +614,7 @@ class WikiSpider(scrapy.Spider):
         # DokuWiki answers a conditional request for its feed; 304 means no change since
         # the previous crawl's feed. A cached feed may lag a few minutes behind the wiki,
         # which is safe: the next crawl starts from this feed's Last-Modified.
-        headers = conditional_headers(self.previous) if self.incremental else {}
+        headers = conditional_headers(self.previous, self.login_user) if self.incremental else {}
         return scrapy.Request(
             self.site + "feed.php?" + urlencode(query),
             headers=headers,
@@ -597,14 +664,16 @@ def sitemap_conditional_headers(previous: PreviousCrawl) -> dict[str, str]:
     return headers
 
 
-def conditional_headers(previous: PreviousCrawl) -> dict[str, str]:
+def conditional_headers(previous: PreviousCrawl, login: str | None = None) -> dict[str, str]:
     """Validators of the newest feed, when every known page counts its edits from it.
 
     A 304 then means nothing changed for any page. When some pages count from an older
-    feed (a stopped crawl did not reach them), the whole feed is needed.
+    feed (a stopped crawl did not reach them), or that feed was another account's view
+    (DokuWiki's validators are the time of its cached feed, not of what it shows), the
+    whole feed is needed.
     """
     newest = previous.crawls[-1]
-    if not newest.feed_last_modified:
+    if not newest.feed_last_modified or newest.login != login:
         return {}
     since = mark_since(newest, timedelta(0))
     if any(t != since for t in page_since(previous, timedelta(0)).values()):
