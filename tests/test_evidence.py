@@ -14,12 +14,10 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from helpers import corpus_wiki
-from test_incremental import article_requests, crawl_id_of, crawl_once, files_of, source, table
-from warcio.archiveiterator import ArchiveIterator
+from test_incremental import article_requests, crawl_id_of, crawl_once, requested, source, table
 
 BACKDATED = datetime(2025, 2, 3, 9, 30, tzinfo=UTC)  # after every corpus date, before today
 EXTERNAL = datetime(2025, 3, 1, 0, 0, tzinfo=UTC)
@@ -43,23 +41,17 @@ def csv_rows(data: bytes) -> list[tuple[str, ...]]:
 def requests_of(out: Path, crawl_id: str) -> list[str]:
     """What each request of a crawl asked for: robots, feed, sitemap, index or article."""
     kinds = []
-    for path in files_of(out, crawl_id):
-        with open(path, "rb") as stream:
-            for record in ArchiveIterator(stream):
-                if record.rec_type != "request":
-                    continue
-                parts = urlsplit(record.rec_headers.get_header("WARC-Target-URI"))
-                query = parse_qs(parts.query)
-                if parts.path.endswith("robots.txt"):
-                    kinds.append("robots")
-                elif parts.path.endswith("feed.php"):
-                    kinds.append("feed")
-                elif query.get("do") == ["sitemap"]:
-                    kinds.append("sitemap")
-                elif query.get("do") == ["index"] or "idx" in query:
-                    kinds.append("index")
-                else:
-                    kinds.append("article")
+    for path, query in requested(out, crawl_id):
+        if path.endswith("robots.txt"):
+            kinds.append("robots")
+        elif path.endswith("feed.php"):
+            kinds.append("feed")
+        elif query.get("do") == ["sitemap"]:
+            kinds.append("sitemap")
+        elif query.get("do") == ["index"] or "idx" in query:
+            kinds.append("index")
+        else:
+            kinds.append("article")
     return kinds
 
 

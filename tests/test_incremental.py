@@ -57,19 +57,25 @@ def files_of(out: Path, crawl_id: str) -> list[Path]:
     ]
 
 
-def article_requests(out: Path, crawl_id: str) -> list[str]:
-    """Page ids of the article requests a crawl made, read from its WARC files."""
-    ids = []
+def requested(out: Path, crawl_id: str) -> list[tuple[str, dict[str, list[str]]]]:
+    """(path, query) of every request a crawl made, in order, read from its WARC files."""
+    found = []
     for path in files_of(out, crawl_id):
         with open(path, "rb") as stream:
             for record in ArchiveIterator(stream):
-                if record.rec_type != "request":
-                    continue
-                parts = urlsplit(record.rec_headers.get_header("WARC-Target-URI"))
-                query = parse_qs(parts.query)
-                if parts.path.endswith("/doku.php") and set(query) == {"id"}:
-                    ids.append(query["id"][0])
-    return ids
+                if record.rec_type == "request":
+                    parts = urlsplit(record.rec_headers.get_header("WARC-Target-URI"))
+                    found.append((parts.path, parse_qs(parts.query)))
+    return found
+
+
+def article_requests(out: Path, crawl_id: str) -> list[str]:
+    """Page ids of the article requests a crawl made, read from its WARC files."""
+    return [
+        query["id"][0]
+        for path, query in requested(out, crawl_id)
+        if path.endswith("/doku.php") and set(query) == {"id"}
+    ]
 
 
 def table(out: Path, name: str) -> pd.DataFrame:
