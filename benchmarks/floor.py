@@ -16,13 +16,14 @@ long the tables took after the last response. Every request goes to 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from bulkgen import generate_fast
@@ -69,15 +70,15 @@ def bare(urls_file: Path, concurrency: int) -> tuple[Measured, int]:
 
 def ours(site: str, out: Path, concurrency: int) -> dict:
     shutil.rmtree(out, ignore_errors=True)
+    summary = out.parent / "summary.json"
     run = measure([sys.executable, "-m", "crawler.cli", "crawl", site, "--out", str(out),
-                   *FAST, "--concurrency", str(concurrency)])
-    ended = datetime.now(UTC).timestamp()
+                   *FAST, "--concurrency", str(concurrency), "--summary-json", str(summary)])
     if run.returncode != 0:
         raise RuntimeError(f"crawl failed ({run.returncode}): {run.stderr[-3000:]}")
-    pages = int(run.stdout.split("pages,")[0].split()[-1])
-    requests = int(run.stdout.split("requests,")[0].split()[-1])
-    return {"run": run, "pages": pages, "requests": requests,
-            "after_last": ended - last_response_time(out)}
+    report = json.loads(summary.read_text())
+    ready = datetime.fromisoformat(report["tables_ready_at"]).timestamp()
+    return {"run": run, "pages": report["pages"], "requests": report["requests"],
+            "after_last": ready - last_response_time(out)}
 
 
 def wget(site: str, work: Path, ids: set[str]) -> dict:

@@ -14,6 +14,7 @@ A failure at any step closes the crawl as failed with a one-line reason in the s
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import Timeout
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 BUSY = "busy"  # finish reason: another run holds the folder
 INGESTED_STAT = "wiki/ingested"  # set by the recorder once the crawl is in the catalog
 EXPORT_STAT = "wiki/export"  # the ExportResult of the tables written after the crawl
+TABLES_READY_STAT = "wiki/tables_ready_at"  # when they were in place (UTC, ISO 8601)
 
 
 class ArchiveError(Exception):
@@ -145,6 +147,7 @@ class ArchiveLifecycle:
         """The tables (and what describes them) from the catalog, and the CDXJ index; a
         crawl that changed nothing rewrites neither."""
         result = write_tables(self.layout.root, excel_safe=self.excel_safe)
+        self.crawler.stats.set_value(TABLES_READY_STAT, datetime.now(UTC).isoformat())
         if result.rewritten or not index_path(self.layout.root).exists():
             update_index(self.layout.root)
         return result

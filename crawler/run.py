@@ -19,7 +19,7 @@ from crawler import outcome
 from crawler import settings as default_settings
 from crawler.checks import settings_problems
 from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
-from crawler.lifecycle import EXPORT_STAT
+from crawler.lifecycle import EXPORT_STAT, TABLES_READY_STAT
 from crawler.lock import Busy
 from crawler.outcome import BUSY_STAT, FATAL_STAT, exit_status
 from crawler.spiders.wiki import WikiSpider
@@ -48,6 +48,7 @@ class CrawlSummary:
     plan_reasons: dict[str, int] | None
     delay: float | None
     delay_source: str | None
+    tables_ready_at: str | None  # when the tables were in place (UTC)
     warc_files: list[str]
     export: ExportResult
     tables_dir: Path
@@ -68,6 +69,7 @@ class CrawlSummary:
             "not_readable": len(self.not_readable),
             "not_readable_pages": self.not_readable,
             "login": self.login,
+            "tables_ready_at": self.tables_ready_at,
             "delay": self.delay,
             "delay_source": self.delay_source,
             "plan": self.plan,
@@ -162,6 +164,7 @@ def run_crawl(overrides: dict[str, Any]) -> CrawlSummary:
         errors=stats.get("wiki/request_errors", 0) + stats.get("spider_exceptions/count", 0),
         failed_pages=sorted(spider.failed),
         exit_code=exit_status(crawler),
+        tables_ready_at=stats.get(TABLES_READY_STAT),
         delay=stats.get(DELAY_STAT),
         delay_source=stats.get(DELAY_SOURCE_STAT),
         plan=stats.get("wiki/plan_reason"),
