@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 4
+from archive.media import MEDIA_SCHEMA, Held, held_resources, known_media
+
+SCHEMA_VERSION = 5
 CATALOG_NAME = "catalog.sqlite"
 
 SCHEMA = """
@@ -72,6 +74,7 @@ CREATE TABLE changes (
     chars_removed INTEGER NOT NULL,
     before_version_id INTEGER,
     after_version_id INTEGER,
+    media_changed INTEGER NOT NULL DEFAULT 0,  -- media files it shows whose file changed
     PRIMARY KEY (to_crawl_id, page_id)
 );
 CREATE TABLE errors (
@@ -94,11 +97,15 @@ CREATE TABLE warc_files (
     filename TEXT PRIMARY KEY,
     crawl_id TEXT NOT NULL
 );
-"""
+""" + MEDIA_SCHEMA
 
 
-# A crawl the tables list: it archived a page, met errors, or did not finish.
-RECORDED = "(captures > 0 OR COALESCE(errors, 0) > 0 OR outcome != 'finished')"
+# A crawl the tables list: it archived a page, saw a media file change, met errors, or
+# did not finish.
+RECORDED = (
+    "(captures > 0 OR COALESCE(errors, 0) > 0 OR outcome != 'finished'"
+    " OR crawl_id IN (SELECT crawl_id FROM media_changes))"  # a media file changed
+)
 
 
 class CatalogError(Exception):
@@ -144,6 +151,10 @@ class PreviousCrawl:
     captured_in: dict[str, str]  # page id -> crawl id, for pages that exist
     # page id -> the last-update date the version we hold states (wiki-local), or None
     held: dict[str, str | None] = field(default_factory=dict)
+    # Requisites, media files and detail pages held (URL -> validators and record), and
+    # media id -> the (url, kind) of each URL of it the archive knows.
+    resources: dict[str, Held] = field(default_factory=dict)
+    media: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     @property
     def crawl_id(self) -> str:
@@ -276,7 +287,8 @@ class Catalog:
 
     def touched_after(self, seq: int) -> set[str]:
         """What the crawls after ``seq`` changed: 'crawls' (a recorded crawl), 'pages'
-        (a page captured), 'versions', 'changes', 'errors'."""
+        (a page captured), 'versions', 'changes', 'errors', 'media' (a requisite, media
+        file or page's media captured)."""
         later = "(SELECT crawl_id FROM crawls WHERE seq > ?)"
         queries = {
             "crawls": f"SELECT 1 FROM crawls WHERE seq > ? AND {RECORDED}",
@@ -285,6 +297,8 @@ class Catalog:
             f" OR last_crawl_id IN {later}",
             "changes": f"SELECT 1 FROM changes WHERE to_crawl_id IN {later}",
             "errors": f"SELECT 1 FROM errors WHERE crawl_id IN {later}",
+            "media": f"SELECT 1 FROM resources WHERE last_crawl_id IN {later}"
+            f" UNION ALL SELECT 1 FROM page_media WHERE crawl_id IN {later}",
         }
         touched = set()
         for name, query in queries.items():
@@ -328,6 +342,8 @@ class Catalog:
             marks,
             {page_id: crawl_id for page_id, crawl_id, _ in present},
             {page_id: last_modified for page_id, _, last_modified in present},
+            resources=held_resources(self.db),
+            media=known_media(self.db),
         )
 
     def set_sitemap(self, crawl_id: str, last_modified: str | None, etag: str | None) -> None:
@@ -426,6 +442,15 @@ class Catalog:
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         self.db.execute(f"INSERT INTO changes ({names}) VALUES ({marks})", tuple(row.values()))
+
+    def set_media_changed(self, crawl_id: str, page_id: str, count: int) -> bool:
+        """Say on the page's change in this crawl how many of its media files changed;
+        False when the page has no change in this crawl."""
+        cursor = self.db.execute(
+            "UPDATE changes SET media_changed = ? WHERE to_crawl_id = ? AND page_id = ?",
+            (count, crawl_id, page_id),
+        )
+        return cursor.rowcount > 0
 
     def delete_change(self, crawl_id: str, page_id: str) -> None:
         self.db.execute(

@@ -23,6 +23,7 @@ from warcio.timeutils import datetime_to_iso_date
 
 from archive.catalog import CATALOG_NAME, Catalog, OutdatedCatalog
 from archive.diff import diff_pages
+from archive.media import ResourceIngest, is_resource
 from archive.reader import (
     ArchivedResponse,
     ArchiveError,
@@ -33,7 +34,8 @@ from archive.reader import (
 )
 from crawler.dokuwiki import page_id_from_url, request_kind
 from crawler.page import Page, content_sha256, pack_page, unpack_page
-from crawler.parse import parse_page
+from crawler.parse import parse_capture, parse_page
+from crawler.requisites import Resource
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,11 @@ def is_article(resp: ArchivedResponse) -> bool:
 def is_feed(resp: ArchivedResponse) -> bool:
     """The recent-changes feed as the crawl got it (a 304 names its validators too)."""
     return resp.status in (200, 304) and request_kind(resp.url, resp.site or "") == "feed"
+
+
+def wants_body(resp: ArchivedResponse) -> bool:
+    """Records whose payload the ingest reads: articles, and the files a page loads."""
+    return is_article(resp) or (resp.status == 200 and is_resource(resp))
 
 
 def is_sitemap(resp: ArchivedResponse) -> bool:
@@ -89,19 +96,39 @@ class CrawlIngest:
         self.previous = catalog.last_crawl_id(site, before_seq=catalog.crawl_seq(crawl_id))
         self.before: dict[str, int | None] = {}  # each page's version before this crawl
         self.captures = 0
+        self.resources = ResourceIngest(catalog.db, crawl_id, self._body)
+        self._found: tuple[Resource, ...] | ArchivedResponse = ()
 
     def add(self, resp: ArchivedResponse) -> Page | None:
         """Record one response; return the page it holds when it is an article."""
         self._remember(resp)
+        self._found = ()
+        if self.resources.add(resp):
+            self._found = resp  # what it loads is read only if the crawl asks (take_found)
+            return None
         if not is_article(resp):
             return None
-        page = parse_page(resp.url, self._body(resp), site=resp.site, date_format=self.date_format)
+        page, self._found = parse_capture(
+            resp.url, self._body(resp), site=resp.site, date_format=self.date_format
+        )
         self._apply(resp, page)
+        self.resources.page(page, self._found)
         self.captures += 1
         return page
 
+    def take_found(self, *, parse: bool = True) -> tuple[Resource, ...]:
+        """What the response last added loads and links on the wiki: an article's
+        requisites, media files and detail pages (from its one parse); with *parse*, a
+        stylesheet's ``url(...)`` and a detail page's image and original file."""
+        found, self._found = self._found, ()
+        if isinstance(found, ArchivedResponse):
+            return self.resources.found_in(found) if parse else ()
+        return found
+
     def finish(self, summary: dict, files: list[str]) -> None:
         """The crawl's outcome and errors, the files now ingested; then commit."""
+        self.resources.skipped(summary.get("skipped_files", []), summary.get("finished_at") or "")
+        self._record_media_changes()
         self.catalog.finish_crawl(summary, self.captures)
         self.catalog.add_errors(self.crawl_id, summary.get("error_list", []))
         self.catalog.add_ingested_files(self.crawl_id, files)
@@ -181,6 +208,34 @@ class CrawlIngest:
         )
         self.catalog.add_change(row)
 
+    def _record_media_changes(self) -> None:
+        """Pages showing a media file whose file changed in this crawl say so in their
+        change (one is made, text unchanged, when the page's text did not change)."""
+        for page_id, media_ids in self.resources.media_changes_by_page().items():
+            if self.catalog.set_media_changed(self.crawl_id, page_id, len(media_ids)):
+                continue
+            state = self.catalog.state(page_id)
+            if state is None or not state["present"]:
+                continue
+            version = self.catalog.version(state["version_id"])
+            self.catalog.add_change({
+                "from_crawl_id": self.previous,
+                "to_crawl_id": self.crawl_id,
+                "page_id": page_id,
+                "change": "modified",
+                "title_changed": 0,
+                "body_changed": 0,
+                "footnotes_added": 0,
+                "footnotes_removed": 0,
+                "last_modified_before": version.last_modified if version else None,
+                "last_modified_after": version.last_modified if version else None,
+                "chars_added": 0,
+                "chars_removed": 0,
+                "before_version_id": state["version_id"],
+                "after_version_id": state["version_id"],
+                "media_changed": len(media_ids),
+            })
+
     def _remember(self, resp: ArchivedResponse) -> None:
         """What every capture leaves: its payload for later revisits, the feed's validators."""
         if resp.rec_type == "response" and resp.payload_digest and resp.record_id:
@@ -243,7 +298,7 @@ def ingest_crawl(
     )
     try:
         for path in files:
-            for item in iter_file_records(path, want_body=is_article):
+            for item in iter_file_records(path, want_body=wants_body):
                 if isinstance(item, dict):
                     summary = item
                 else:

@@ -178,6 +178,25 @@ def main() -> None:
     help="How to find pages: any of index, links, sitemap, comma-separated.",
 )
 @click.option(
+    "--no-requisites",
+    is_flag=True,
+    help="Do not fetch what pages load to look as they did (stylesheets, scripts, "
+    "template images, favicon, fonts).",
+)
+@click.option(
+    "--no-media",
+    is_flag=True,
+    help="Do not fetch the wiki's media files (images, PDFs, downloads) or images' "
+    "detail pages.",
+)
+@click.option(
+    "--media-max-size",
+    type=click.FloatRange(min=0, min_open=True),
+    default=50,
+    show_default=True,
+    help="Skip (and record as skipped) a media file larger than this, in MB.",
+)
+@click.option(
     "-s",
     "--set",
     "overrides",
@@ -351,6 +370,9 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
         "WARC_MAX_SIZE": int(options["warc_max_size"] * 1_000_000),
         "LOG_LEVEL": "ERROR" if options["quiet"] else options["log_level"].upper(),
         "WIKI_PROGRESS": "off" if options["quiet"] else "auto",
+        "WIKI_REQUISITES": not options["no_requisites"],
+        "WIKI_MEDIA": not options["no_media"],
+        "WIKI_MEDIA_MAX_SIZE": int(options["media_max_size"] * 1_000_000),
     }
     if options["log_file"]:
         settings["LOG_FILE"] = str(options["log_file"])

@@ -75,6 +75,12 @@ WIKI_PROGRESS_INTERVAL = 60  # seconds between progress log lines
 WIKI_EXCEL_SAFE = False  # CSV cells starting with = + - @ get a leading ' (Parquet unchanged)
 WIKI_SCOPE_ENABLED = True  # drop requests outside the wiki and its allowed views
 WIKI_SITEMAP_MAXSIZE = 50 * 1024 * 1024  # decompressed bytes
+# What pages load and link: stylesheets, scripts, template images, favicon, fonts
+# (requisites); the wiki's media files and images' detail pages (media). A media file
+# larger than WIKI_MEDIA_MAX_SIZE bytes is skipped (recorded so), never truncated.
+WIKI_REQUISITES = True
+WIKI_MEDIA = True
+WIKI_MEDIA_MAX_SIZE = 50 * 1024 * 1024
 
 # How to archive it.
 WARC_ENABLED = True

@@ -20,6 +20,7 @@ KNOWLEDGE = {
     "crawler.dokuwiki",
     "crawler.feed",
     "crawler.sitemap",
+    "crawler.requisites",
 }
 
 

@@ -40,13 +40,14 @@ from crawler.page import Page
 from crawler.parse import is_dokuwiki, parse_index, parse_page
 from crawler.plan import mark_since, page_since, pages_to_retry, plan_incremental
 from crawler.recorder import PAGE_META_KEY
+from crawler.resources import ResourceCrawling
 from crawler.sitemap import sitemap_entries
 
 DEFAULT_SITE = defaults.WIKI_SITE
 DISCOVERY_MEANS = frozenset(defaults.WIKI_DISCOVERY)
 MAX_ERRORS_KEPT = 10_000  # per crawl, in its summary record
 CALLBACKS = ("parse_probe", "parse_article", "parse_index", "parse_sitemap", "parse_feed",
-             "on_error")
+             "on_error", "parse_resource", "on_resource_error", "parse_media_feed")
 # A discovery means that found nothing while the pages it read had links: the template
 # may write links in a way we do not recognise. Warned about once.
 DISCOVERY_STATS = {
@@ -61,7 +62,7 @@ def new_crawl_id(now: datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-class WikiSpider(scrapy.Spider):
+class WikiSpider(ResourceCrawling, scrapy.Spider):
     name = "wiki"
 
     def __init__(
@@ -104,6 +105,7 @@ class WikiSpider(scrapy.Spider):
         self.feed_items = defaults.WIKI_FEED_ITEMS
         self.sitemap_max_size = defaults.WIKI_SITEMAP_MAXSIZE
         self.date_format = defaults.WIKI_DATE_FORMAT
+        self._init_resources()
         # One bound method per callback, reused by every request: Scrapy caches its
         # per-callback source inspection by the callback object, and a fresh bound
         # method per request made it re-read and re-parse this module every time.
@@ -127,6 +129,7 @@ class WikiSpider(scrapy.Spider):
         spider.feed_items = settings.getint("WIKI_FEED_ITEMS")
         spider.sitemap_max_size = settings.getint("WIKI_SITEMAP_MAXSIZE")
         spider.date_format = settings.get("WIKI_DATE_FORMAT")
+        spider._resource_settings(settings)
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
 
@@ -145,6 +148,8 @@ class WikiSpider(scrapy.Spider):
         # The feed is optional evidence, asked first (highest priority) but never waited
         # for: robots.txt may shut it out, or it may fail, and the crawl goes on.
         yield self._feed_request()
+        if self.incremental and self.want_media:
+            yield self.media_feed_request()
         if self.incremental:
             # The index proves the wiki and lists its pages, the sitemap dates them;
             # articles follow the plan.
@@ -177,6 +182,7 @@ class WikiSpider(scrapy.Spider):
 
     def parse_article(self, response: Response) -> Iterator[scrapy.Request]:
         self.crawler.stats.inc_value("wiki/articles_fetched")
+        yield from self.follow_resources(response, from_article=True)
         if "links" not in self.discovery:
             return
         page = self._page(response)
@@ -292,6 +298,7 @@ class WikiSpider(scrapy.Spider):
             return
         self.planned = True
         self._warn_empty_discovery()
+        self.plan_media()
         if self.previous is None:
             return
         if not self.incremental:
@@ -349,6 +356,7 @@ class WikiSpider(scrapy.Spider):
             "delay_source": stats.get_value(DELAY_SOURCE_STAT),
             "plan": stats.get_value("wiki/plan_reason"),
             "plan_reasons": stats.get_value("wiki/plan_reasons"),
+            "skipped_files": self.skipped_files,
         }
 
     # ---- requests
