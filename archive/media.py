@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from io import BytesIO
@@ -140,6 +140,18 @@ def known_media(db: sqlite3.Connection) -> dict[str, tuple[tuple[str, str], ...]
     ):
         found.setdefault(media_id, []).append((url, kind))
     return {media_id: tuple(urls) for media_id, urls in found.items()}
+
+
+def media_files(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
+    """Every media file URL the archive knows, with what its latest answer held."""
+    return db.execute(
+        "SELECT * FROM resources WHERE kind = ? ORDER BY media_id, url", (MEDIA,)
+    )
+
+
+def page_media(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
+    """Which page (as of its latest capture) shows or links which media file."""
+    return db.execute("SELECT * FROM page_media ORDER BY page_id, media_id, url, relation")
 
 
 def is_resource(resp: ArchivedResponse) -> bool:

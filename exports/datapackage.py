@@ -38,6 +38,9 @@ TABLE_DESCRIPTIONS = {
     "changes": "Pages added, removed or modified, per crawl",
     "crawls": "Crawls that archived a page, met errors or did not finish, oldest first",
     "errors": "Requests that failed after retries",
+    "media": "One row per media file URL (an image at a page's size, its original, a "
+    "download) at its latest capture",
+    "page_media": "Which page, at its latest capture, shows or links which media file",
 }
 
 PRIMARY_KEYS: dict[str, list[str]] = {
@@ -46,6 +49,8 @@ PRIMARY_KEYS: dict[str, list[str]] = {
     "page_versions": ["version_id"],
     "changes": ["to_crawl_id", "page_id"],
     "crawls": ["crawl_id"],
+    "media": ["url"],
+    "page_media": ["page_id", "url", "relation"],
 }
 
 # (fields, referenced table, referenced fields). Only links that hold by construction:
@@ -75,6 +80,10 @@ FOREIGN_KEYS: dict[str, list[tuple[list[str], str, list[str]]]] = {
         (["to_crawl_id"], "crawls", ["crawl_id"]),
     ],
     "errors": [(["crawl_id"], "crawls", ["crawl_id"])],
+    "page_media": [
+        (["page_id"], "pages", ["page_id"]),
+        (["crawl_id"], "crawls", ["crawl_id"]),
+    ],
 }
 
 
@@ -123,9 +132,10 @@ def package_descriptor() -> dict:
         "name": "wikiarchive-tables",
         "title": "wikiarchive tables",
         "description": (
-            "A DokuWiki archived by wikiarchive: pages, footnotes, citations, links and the "
-            "crawl history. Each table is also in NAME.parquet beside its CSV file, with the "
-            "same rows (empty strings are kept there; in the CSV an empty cell is missing)."
+            "A DokuWiki archived by wikiarchive: pages, footnotes, citations, links, media "
+            "files and the crawl history. Each table is also in NAME.parquet beside its CSV "
+            "file, with the same rows (empty strings are kept there; in the CSV an empty cell "
+            "is missing)."
         ),
         "resources": [
             {
