@@ -154,6 +154,18 @@ def page_media(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
     return db.execute("SELECT * FROM page_media ORDER BY page_id, media_id, url, relation")
 
 
+def changed_media(db: sqlite3.Connection) -> dict[tuple[str, str], list[str]]:
+    """(crawl id, page id) -> media ids the page shows whose file changed in that crawl
+    (as the page shows them now)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for crawl_id, page_id, media_id in db.execute(
+        "SELECT DISTINCT m.crawl_id, p.page_id, m.media_id FROM media_changes m"
+        " JOIN page_media p ON p.media_id = m.media_id ORDER BY 1, 2, 3"
+    ):
+        found.setdefault((crawl_id, page_id), []).append(media_id)
+    return found
+
+
 def is_resource(resp: ArchivedResponse) -> bool:
     return request_kind(resp.url, resp.site or "") in RESOURCE_KINDS
 
@@ -231,9 +243,9 @@ class ResourceIngest:
                                "record_date", "record_uri", "digest", "warc_filename",
                                "warc_offset"))
         validators = {"last_modified": resp.last_modified, "etag": resp.etag}
-        if resp.rec_type == "revisit":
+        if resp.rec_type == "revisit" and resp.status in (200, 304):
             return {**empty, **self._revisit(resp), **validators, "outcome": STORED}
-        if resp.status == 200 and not resp.truncated:
+        if resp.status == 200 and resp.rec_type == "response" and not resp.truncated:
             body = resp.body if resp.body is not None else self.body_of(resp)
             mime = mime_type(resp.content_type)
             sha, size, width, height = file_facts(body, mime)
