@@ -19,7 +19,7 @@ import heapq
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, suppress
 from pathlib import Path
 
@@ -94,35 +94,37 @@ def _merge_into(parts: list[Path], target: Path) -> None:
 
 
 def _merge(parts: list[Path], out) -> None:
-    held = _held_bytes(parts)
+    held = held_bytes(lambda: _lines_of(parts))
     with ExitStack() as stack:
         streams = [stack.enter_context(open(p, encoding="utf-8", newline="\n")) for p in parts]
         out.writelines(confirmed_as_held(heapq.merge(*streams), held))
 
 
-def _is_not_modified(line: str) -> bool:
+def is_not_modified(line: str) -> bool:
+    """An index line of a server-not-modified revisit (a 304 answer)."""
     return '"warc/revisit"' in line and '"status": "304"' in line
 
 
-def _held_bytes(parts: list[Path]) -> dict[str, dict]:
-    """Payload digest -> index fields of a response holding those bytes, for the digests
-    of the captures a 304 confirmed (two quick passes; none when there is no 304)."""
-    wanted = set()
+def _lines_of(parts: list[Path]) -> Iterator[str]:
     for part in parts:
         with open(part, encoding="utf-8") as lines:
-            wanted.update(json.loads(ln.split(" ", 2)[2])["digest"]
-                          for ln in lines if _is_not_modified(ln))
+            yield from lines
+
+
+def held_bytes(lines: Callable[[], Iterable[str]]) -> dict[str, dict]:
+    """Payload digest -> index fields of a response holding those bytes, for the digests
+    of the captures a 304 confirmed: two passes over ``lines()``, one when there is no
+    304."""
+    wanted = {json.loads(ln.split(" ", 2)[2])["digest"] for ln in lines() if is_not_modified(ln)}
     held: dict[str, dict] = {}
     if not wanted:
         return held
-    for part in parts:
-        with open(part, encoding="utf-8") as lines:
-            for line in lines:
-                if '"warc/revisit"' in line or '"digest"' not in line:
-                    continue
-                fields = json.loads(line.split(" ", 2)[2])
-                if fields.get("digest") in wanted:
-                    held.setdefault(fields["digest"], fields)
+    for line in lines():
+        if '"warc/revisit"' in line or '"digest"' not in line or line.startswith("!"):
+            continue
+        fields = json.loads(line.split(" ", 2)[2])
+        if fields.get("digest") in wanted:
+            held.setdefault(fields["digest"], fields)
     return held
 
 
@@ -140,7 +142,7 @@ def confirmed_as_held(lines: Iterable[str], held: dict[str, dict]) -> Iterator[s
         line_key = line.split(" ", 1)[0]
         if line_key != key:
             key, same_key = line_key, []
-        if _is_not_modified(line):
+        if is_not_modified(line):
             line = _pointing_at_held(line, same_key, held)
         same_key.append(line)
         yield line
