@@ -19,6 +19,7 @@ from urllib.parse import quote
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.diff import unified_diff
 from archive.ingest import PageReader
+from archive.media import changed_media
 from crawler.page import Page
 
 MAX_DIFF_PAGES = 50  # pages whose diff is shown; the others are listed
@@ -94,7 +95,11 @@ def write_report(out_dir: Path, html_path: Path) -> Path:
 
 def render_report(catalog: Catalog, out_dir: Path) -> str:
     crawls = [dict(row) for row in catalog.crawls()]
-    changes = [dict(row) for row in catalog.changes()]
+    media = changed_media(catalog.db)
+    changes = [
+        {**row, "media_ids": media.get((row["to_crawl_id"], row["page_id"]), [])}
+        for row in map(dict, catalog.changes())
+    ]
     points = history(crawls, changes)
     site = crawls[-1]["site"] if crawls else ""
     latest_id = _latest_with_changes(points)
@@ -269,6 +274,9 @@ def _change_table(views: list[PageChangeView], site: str) -> str:
                 parts.append(
                     f"footnotes +{change['footnotes_added']}/−{change['footnotes_removed']}"
                 )
+            if change.get("media_changed"):
+                names = ", ".join(change.get("media_ids") or []) or str(change["media_changed"])
+                parts.append(f"media files changed: {names}")
         title = page.title if page is not None else ""
         rows.append(
             f'<tr><td class="{escape(change["change"])}">{escape(change["change"])}</td>'

@@ -215,6 +215,13 @@ def test_a_media_file_changed_without_its_page_is_fetched_again_and_said(media_w
     assert shown.returncode == 0, shown.stderr
     (line,) = [ln for ln in shown.stdout.splitlines() if "imaging_atlas" in ln]
     assert line.split()[0] == "modified" and f"media files changed: {EDITED_MEDIA}" in line
+    report = out / "media-report.html"
+    made = wikiarchive("report", str(out), "-o", str(report))
+    assert made.returncode == 0, made.stderr
+    rows = lxml.html.fromstring(report.read_bytes()).xpath("//table[@id='changes']//tr[td]")
+    cells = {row.xpath("string(td[2])").strip(): row.xpath("string(td[4])") for row in rows}
+    assert set(cells) == pages
+    assert all(f"media files changed: {EDITED_MEDIA}" in what for what in cells.values())
 
 
 def test_a_recrawl_of_an_unchanged_wiki_fetches_no_file_body_again(media_wiki):
