@@ -233,7 +233,8 @@ class ResourceIngest:
         marks = ", ".join("?" for _ in row)
         self.db.execute(f"INSERT OR REPLACE INTO resources ({names}) VALUES ({marks})",
                         tuple(row.values()))
-        if kind == MEDIA and media_id and not same:
+        if kind == MEDIA and media_id and before is not None and not same:
+            # A URL seen for the first time is no change of a file a reader saw before.
             self._media_change(resp.url, media_id, before, row)
         return True
 

@@ -26,7 +26,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import scrapy
-from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
@@ -201,10 +200,9 @@ class ResourceCrawling:
         why = "all held (the media feed cannot vouch)" if changed is None else "changed"
         self.logger.info("Media files asked for again: %d URLs, %s", len(requests), why)
         self.crawler.stats.set_value("wiki/media_plan", why)
+        # Scheduled now, the spider is no longer idle: Scrapy does not close it.
         for request in requests:
             self.crawler.engine.crawl(request)
-        if requests:
-            raise DontCloseSpider
 
 
 def media_to_fetch(

@@ -191,13 +191,14 @@ def test_page_versions_hold_both_versions_of_modified_pages(history):
 
 
 def feed_exchanges(out: Path, crawl_id: str) -> list[tuple]:
-    """(request headers, response status, response headers) of a crawl's feed requests."""
+    """(request headers, response status, response headers) of a crawl's recent-changes
+    feed requests (not the media feed, tests/test_media.py)."""
     found, requests = {}, {}
     for path in files_of(out, crawl_id):
         with open(path, "rb") as stream:
             for record in ArchiveIterator(stream):
                 uri = record.rec_headers.get_header("WARC-Target-URI") or ""
-                if "/feed.php" not in uri:
+                if "/feed.php" not in uri or "view=media" in uri:
                     continue
                 if record.rec_type == "request":
                     key = record.rec_headers.get_header("WARC-Concurrent-To")
