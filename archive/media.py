@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from io import BytesIO
 
@@ -338,8 +338,13 @@ class ResourceIngest:
         site = resp.site or ""
         if resp.status not in (200, 304):
             return ()
-        if kind == "requisite" and is_stylesheet(resp.url, resp.content_type):
-            return stylesheet_resources(self.body_of(resp), resp.url, site)
+        # A 304 names no type: the file it confirms does.
+        content_type = resp.content_type or (self._row(resp.url) or {"mime_type": ""})[
+            "mime_type"] or ""
+        if kind == "requisite" and is_stylesheet(resp.url, content_type):
+            # A 304's body is the stylesheet it confirms, read from that capture.
+            body = self.body_of(replace(resp, body=None) if resp.status == 304 else resp)
+            return stylesheet_resources(body, resp.url, site)
         if kind == DETAIL and resp.status == 200:
             from crawler.parse import parse_resources
 

@@ -102,8 +102,21 @@ def crawl(site: str, out: Path, *options: str) -> tuple[str, float]:
     return result.stdout.split()[1], time.perf_counter() - started
 
 
+def payload_sizes(out: Path) -> dict[str, int]:
+    """Payload digest -> size of the body stored under it, over every crawl of *out*."""
+    sizes = {}
+    for path in sorted((out / "warc").glob("*.warc.gz")):
+        with open(path, "rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type == "response":
+                    digest = record.rec_headers.get_header("WARC-Payload-Digest")
+                    sizes[digest] = len(record.content_stream().read())
+    return sizes
+
+
 def measure(out: Path, crawl_id: str, site: str) -> dict:
     """Requests, bytes received and file bodies received, by kind, for one crawl."""
+    sizes = payload_sizes(out)
     requests: Counter[str] = Counter()
     received: Counter[str] = Counter()
     bodies: Counter[str] = Counter()
@@ -127,7 +140,7 @@ def measure(out: Path, crawl_id: str, site: str) -> dict:
                     body = 0
                     not_modified += 1
                 else:  # an identical answer: received whole, stored once
-                    body = int(http.get_header("Content-Length") or 0)
+                    body = sizes[record.rec_headers.get_header("WARC-Payload-Digest")]
                 requests[kind] += 1
                 received[kind] += head + body
                 if status == "200" and body:

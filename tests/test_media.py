@@ -231,6 +231,14 @@ def test_a_recrawl_of_an_unchanged_wiki_fetches_no_file_body_again(media_wiki):
     bodies = [r["url"] for r in answers
               if r["status"] == 200 and "detail.php" not in r["url"]]
     assert answers and not bodies, bodies[:5]
+    # The stylesheet answered 304 too, and what it loads was still asked for (from the
+    # stylesheet the 304 confirmed).
+    sheets = [r for r in records(out, media_wiki["crawls"][0])
+              if r["type"] == "response" and "css.php" in r["url"]]
+    loaded = {urljoin(css["url"], ref) for css in sheets
+              for ref in css_references(css["body"].decode()) if "/lib/images/" in ref}
+    asked = {r["url"] for r in answers}
+    assert loaded and loaded <= asked, sorted(loaded - asked)[:5]
     ids = {}
     for path in sorted((out / "warc").glob("*.warc.gz")):
         with open(path, "rb") as stream:
