@@ -885,26 +885,28 @@ def parse_capture(
 ) -> tuple[Page, tuple[Resource, ...]]:
     """The page, and what it loads and links on the wiki (its requisites, media files and
     images' detail pages, crawler.requisites), read from the one tree of the page."""
-    page, root = _parse(url, html, site, date_format)
-    return page, (() if root is None else resources_in_tree(root, url or site, site))
+    page, root, text = _parse(url, html, site, date_format)
+    return page, (() if root is None else resources_in_tree(root, url or site, site, text))
 
 
 def parse_resources(url: str, html: bytes | str, *, site: str) -> tuple[Resource, ...]:
     """What an HTML document of the wiki that is no article (an image's detail page)
     loads and links on the wiki."""
-    root = _tree(_decode(html))
-    return () if root is None else resources_in_tree(root, url or site, site)
+    text = _decode(html)
+    root = _tree(text)
+    return () if root is None else resources_in_tree(root, url or site, site, text)
 
 
 def _parse(
     url: str, html: bytes | str, site: str, date_format: str | None
-) -> tuple[Page, Element | None]:
-    """The page and the tree it was read from (None when no tree could be built)."""
+) -> tuple[Page, Element | None, str]:
+    """The page, the tree it was read from (None when no tree could be built) and the
+    decoded text."""
     text = _decode(html)
     root = _tree(text)
     if root is None:
         page_id = _url_id(url, site) or START_PAGE
-        return _empty_page(site, page_id), None
+        return _empty_page(site, page_id), None, text
 
     canonical = next(iter(_XP_CANONICAL(root)), "").strip()
     page_id = (
@@ -940,7 +942,7 @@ def _parse(
         last_modified_utc=last_modified_utc,
         layout=layout,
     )
-    return page, root
+    return page, root, text
 
 
 def _empty_page(site: str, page_id: str) -> Page:

@@ -17,9 +17,10 @@ Nothing outside the wiki is taken, and nothing DokuWiki's scope rules
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import parse_qsl, urljoin, urlsplit
 from xml.etree.ElementTree import ParseError
 
@@ -55,7 +56,12 @@ _LOADS = {
     "embed": ("src",),
     "object": ("data",),
 }
-_TAGS = ("link", "a", "style", *_LOADS)
+_LOADING_TAGS = ("link", "style", *_LOADS)
+_XP_FILE_LINKS = etree.XPath(
+    "//a/@href[contains(., 'fetch.php') or contains(., 'detail.php') or contains(., '/_media/')"
+    " or contains(., '/_detail/')]",
+    smart_strings=False,
+)
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.I)
 _XP_STYLE_URLS = etree.XPath("//@style[contains(., 'url(')]", smart_strings=False)
 _CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.I)
@@ -77,7 +83,15 @@ def resource_of(href: str, base_url: str, site: str, relation: str) -> Resource 
     href = href.strip()
     if not href or href.startswith(("data:", "#", "javascript:", "mailto:", "about:")):
         return None
-    url = urljoin(base_url, href).split("#", 1)[0]
+    if href.startswith("/") and not href.startswith("//"):
+        # DokuWiki writes absolute paths, the same on every page: resolved once per crawl.
+        return _resource_at(href, site, relation)
+    return _resource_at(urljoin(base_url, href), site, relation)
+
+
+@lru_cache(maxsize=65536)
+def _resource_at(href: str, site: str, relation: str) -> Resource | None:
+    url = urljoin(site, href).split("#", 1)[0]
     if not url.startswith(("http://", "https://")) or not is_same_site(url, site):
         return None
     parts, base = urlsplit(url), urlsplit(site).path or "/"
@@ -90,53 +104,50 @@ def resource_of(href: str, base_url: str, site: str, relation: str) -> Resource 
     return Resource(url, kind, media_id, relation)
 
 
-def resources_in_tree(root, base_url: str, site: str) -> tuple[Resource, ...]:
-    """Everything the HTML tree *root* loads or links on the wiki, each URL once, in
-    document order: what a browser loads (stylesheets, scripts, images, icons, media
-    players), media files the page links (downloads) and images' detail pages, and the
-    ``url(...)`` of inline styles."""
+def resources_in_tree(
+    root, base_url: str, site: str, text: str | None = None
+) -> tuple[Resource, ...]:
+    """Everything the HTML tree *root* loads or links on the wiki, each URL once: what a
+    browser loads (stylesheets, scripts, images, icons, media players), the media files
+    the page links (downloads) and images' detail pages, and the ``url(...)`` of inline
+    styles (looked for only when *text*, the document's source, has one)."""
     found: dict[tuple[str, str], Resource] = {}
-    for el in root.iter(*_TAGS):
-        for href, relation in _references(el):
-            resource = resource_of(href, base_url, site, relation)
-            if resource is not None:
-                found.setdefault((resource.url, resource.relation), resource)
-    for style in _XP_STYLE_URLS(root):
-        for href in css_references(style):
-            resource = resource_of(href, base_url, site, EMBEDS)
-            if resource is not None:
-                found.setdefault((resource.url, resource.relation), resource)
+
+    def add(href: str, relation: str) -> None:
+        resource = resource_of(href, base_url, site, relation)
+        if resource is not None:
+            found.setdefault((resource.url, resource.relation), resource)
+
+    # A page has many links and few of them to files: those are picked out in C.
+    for href in _XP_FILE_LINKS(root):
+        add(href, LINKS)
+    for el in root.iter(*_LOADING_TAGS):
+        tag = el.tag
+        if tag == "link":
+            rels = (el.get("rel") or "").lower().split()
+            href = el.get("href")
+            if href and (not _LOADED_RELS.isdisjoint(rels)
+                         or ("preload" in rels and (el.get("as") or "").lower() in _PRELOADED)):
+                add(href, EMBEDS)
+        elif tag == "style":
+            for href in css_references(el.text or ""):
+                add(href, EMBEDS)
+        else:
+            for name in _LOADS[tag]:
+                value = el.get(name)
+                if value:
+                    add(value, EMBEDS)
+            srcset = el.get("srcset")
+            if srcset:
+                for candidate in srcset.split(","):
+                    url = candidate.strip().split(" ", 1)[0]
+                    if url:
+                        add(url, EMBEDS)
+    if text is None or "url(" in text:
+        for style in _XP_STYLE_URLS(root):
+            for href in css_references(style):
+                add(href, EMBEDS)
     return tuple(found.values())
-
-
-def _references(el) -> Iterator[tuple[str, str]]:
-    tag = el.tag
-    if tag == "a":
-        href = el.get("href")
-        # Links to media files and detail pages only: pages are the spider's business.
-        if href and ("fetch.php" in href or "detail.php" in href or "/_media/" in href
-                     or "/_detail/" in href):
-            yield href, LINKS
-    elif tag == "link":
-        rels = set((el.get("rel") or "").lower().split())
-        href = el.get("href")
-        if href and (rels & _LOADED_RELS
-                     or ("preload" in rels and (el.get("as") or "").lower() in _PRELOADED)):
-            yield href, EMBEDS
-    elif tag == "style":
-        for href in css_references(el.text or ""):
-            yield href, EMBEDS
-    else:
-        for name in _LOADS[tag]:
-            value = el.get(name)
-            if value:
-                yield value, EMBEDS
-        srcset = el.get("srcset")
-        if srcset:
-            for candidate in srcset.split(","):
-                url = candidate.strip().split(" ", 1)[0]
-                if url:
-                    yield url, EMBEDS
 
 
 def css_references(css: str) -> list[str]:
