@@ -57,11 +57,7 @@ _LOADS = {
     "object": ("data",),
 }
 _LOADING_TAGS = ("link", "style", *_LOADS)
-_XP_FILE_LINKS = etree.XPath(
-    "//a/@href[contains(., 'fetch.php') or contains(., 'detail.php') or contains(., '/_media/')"
-    " or contains(., '/_detail/')]",
-    smart_strings=False,
-)
+_XP_LINKS = etree.XPath("//a/@href", smart_strings=False)
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.I)
 _XP_STYLE_URLS = etree.XPath("//@style[contains(., 'url(')]", smart_strings=False)
 _CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.I)
@@ -118,9 +114,12 @@ def resources_in_tree(
         if resource is not None:
             found.setdefault((resource.url, resource.relation), resource)
 
-    # A page has many links and few of them to files: those are picked out in C.
-    for href in _XP_FILE_LINKS(root):
-        add(href, LINKS)
+    # A page has many links and few of them to files (XPath's contains() costs more).
+    for href in _XP_LINKS(root):
+        if "fetch.php" in href or "detail.php" in href or "/_media/" in href or (
+            "/_detail/" in href
+        ):
+            add(href, LINKS)
     for el in root.iter(*_LOADING_TAGS):
         tag = el.tag
         if tag == "link":
