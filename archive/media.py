@@ -282,6 +282,14 @@ class ResourceIngest:
         original = self.db.execute(
             "SELECT * FROM payloads WHERE record_id = ?", (resp.refers_to or "",)
         ).fetchone()
+        if facts is None and original is not None:
+            # The same bytes first came as something else (not a file of a page): read
+            # them from that record.
+            body = self.body_of(replace(resp, body=None))
+            mime = mime_type(resp.content_type)
+            facts = (*file_facts(body, mime), mime)
+            self.db.execute("INSERT OR IGNORE INTO resource_payloads VALUES (?,?,?,?,?,?)",
+                            (resp.payload_digest, *facts))
         if facts is None or original is None:
             raise ArchiveError(
                 f"{resp.filename}@{resp.offset}: revisit of {resp.url} refers to "
