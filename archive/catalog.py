@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 6
+from archive.media import MEDIA_SCHEMA, Held, held_resources, known_media
+
+SCHEMA_VERSION = 7
 CATALOG_NAME = "catalog.sqlite"
 
 SCHEMA = """
@@ -90,7 +92,8 @@ CREATE TABLE changes (
     -- set for a change between two wiki revisions (history crawls); empty for a change
     -- between two crawls
     revision_before INTEGER,
-    revision_after INTEGER
+    revision_after INTEGER,
+    media_changed INTEGER NOT NULL DEFAULT 0  -- media files it shows whose file changed
 );
 CREATE UNIQUE INDEX changes_key ON changes (to_crawl_id, page_id, ifnull(revision_after, -1));
 CREATE INDEX changes_page ON changes (page_id);
@@ -150,11 +153,15 @@ CREATE TABLE warc_files (
     filename TEXT PRIMARY KEY,
     crawl_id TEXT NOT NULL
 );
-"""
+""" + MEDIA_SCHEMA
 
 
-# A crawl the tables list: it archived a page, met errors, or did not finish.
-RECORDED = "(captures > 0 OR COALESCE(errors, 0) > 0 OR outcome != 'finished')"
+# A crawl the tables list: it archived a page, saw a media file change, met errors, or
+# did not finish.
+RECORDED = (
+    "(captures > 0 OR COALESCE(errors, 0) > 0 OR outcome != 'finished'"
+    " OR crawl_id IN (SELECT crawl_id FROM media_changes))"  # a media file changed
+)
 
 
 class CatalogError(Exception):
@@ -204,6 +211,10 @@ class PreviousCrawl:
     held: dict[str, str | None] = field(default_factory=dict)
     # Pages the wiki last refused to show (Permission Denied): asked again every crawl.
     denied: frozenset[str] = frozenset()
+    # Requisites, media files and detail pages held (URL -> validators and record), and
+    # media id -> the (url, kind) of each URL of it the archive knows.
+    resources: dict[str, Held] = field(default_factory=dict)
+    media: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     @property
     def crawl_id(self) -> str:
@@ -351,7 +362,8 @@ class Catalog:
     def touched_after(self, seq: int) -> set[str]:
         """What the crawls after ``seq`` changed: 'crawls' (a recorded crawl), 'pages'
         (a page captured), 'versions', 'changes', 'errors', 'revisions' (a revision
-        list read), 'sources'."""
+        list read), 'sources', 'media' (a requisite, media file or page's media
+        captured)."""
         later = "(SELECT crawl_id FROM crawls WHERE seq > ?)"
         queries = {
             "crawls": f"SELECT 1 FROM crawls WHERE seq > ? AND {RECORDED}",
@@ -362,6 +374,8 @@ class Catalog:
             "errors": f"SELECT 1 FROM errors WHERE crawl_id IN {later}",
             "revisions": f"SELECT 1 FROM revisions WHERE crawl_id IN {later}",
             "sources": f"SELECT 1 FROM sources WHERE crawl_id IN {later}",
+            "media": f"SELECT 1 FROM resources WHERE last_crawl_id IN {later}"
+            f" UNION ALL SELECT 1 FROM page_media WHERE crawl_id IN {later}",
         }
         touched = set()
         for name, query in queries.items():
@@ -409,6 +423,8 @@ class Catalog:
             {page_id: crawl_id for page_id, crawl_id, _ in present},
             {page_id: last_modified for page_id, _, last_modified in present},
             frozenset(page_id for (page_id,) in denied),
+            resources=held_resources(self.db),
+            media=known_media(self.db),
         )
 
     def set_sitemap(self, crawl_id: str, last_modified: str | None, etag: str | None) -> None:
@@ -553,6 +569,16 @@ class Catalog:
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         self.db.execute(f"INSERT INTO changes ({names}) VALUES ({marks})", tuple(row.values()))
+
+    def set_media_changed(self, crawl_id: str, page_id: str, count: int) -> bool:
+        """Say on the page's change in this crawl how many of its media files changed;
+        False when the page has no change in this crawl."""
+        cursor = self.db.execute(
+            "UPDATE changes SET media_changed = ? WHERE to_crawl_id = ? AND page_id = ?"
+            " AND revision_after IS NULL",
+            (count, crawl_id, page_id),
+        )
+        return cursor.rowcount > 0
 
     def delete_change(self, crawl_id: str, page_id: str) -> None:
         """The page's change between two crawls (not those between wiki revisions)."""

@@ -8,14 +8,18 @@ Incremental: closed WARC files never change, so each one is indexed once into a 
 part file (``OUT/indexes/.parts/``, keyed by file name and size) and the index is a merge
 of the parts; a later call indexes only the files that are new. The index is written to a
 temporary file and swapped in with ``os.replace``, so a reader never sees half of it.
+
+A capture a 304 confirmed is listed pointing at the bytes it confirmed
+(:func:`confirmed_as_held`): replay tools serve a 304 record as an empty answer.
 """
 
 from __future__ import annotations
 
 import heapq
+import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, suppress
 from pathlib import Path
 
@@ -89,10 +93,73 @@ def _merge_into(parts: list[Path], target: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _merge(parts: Iterable[Path], out) -> None:
+def _merge(parts: list[Path], out) -> None:
+    held = held_bytes(lambda: _lines_of(parts))
     with ExitStack() as stack:
         streams = [stack.enter_context(open(p, encoding="utf-8", newline="\n")) for p in parts]
-        out.writelines(heapq.merge(*streams))
+        out.writelines(confirmed_as_held(heapq.merge(*streams), held))
+
+
+def is_not_modified(line: str) -> bool:
+    """An index line of a server-not-modified revisit (a 304 answer)."""
+    return '"warc/revisit"' in line and '"status": "304"' in line
+
+
+def _lines_of(parts: list[Path]) -> Iterator[str]:
+    for part in parts:
+        with open(part, encoding="utf-8") as lines:
+            yield from lines
+
+
+def held_bytes(lines: Callable[[], Iterable[str]]) -> dict[str, dict]:
+    """Payload digest -> index fields of a response holding those bytes, for the digests
+    of the captures a 304 confirmed: two passes over ``lines()``, one when there is no
+    304."""
+    wanted = {json.loads(ln.split(" ", 2)[2])["digest"] for ln in lines() if is_not_modified(ln)}
+    held: dict[str, dict] = {}
+    if not wanted:
+        return held
+    for line in lines():
+        if '"warc/revisit"' in line or '"digest"' not in line or line.startswith("!"):
+            continue
+        fields = json.loads(line.split(" ", 2)[2])
+        if fields.get("digest") in wanted:
+            held.setdefault(fields["digest"], fields)
+    return held
+
+
+def confirmed_as_held(lines: Iterable[str], held: dict[str, dict]) -> Iterator[str]:
+    """Sorted index lines, each capture a 304 confirmed pointing at the bytes it confirmed.
+
+    A server-not-modified revisit holds a 304 head, which pywb and ReplayWeb.page serve
+    as an empty 304 (no image a browser can show). Its line keeps its own time but names
+    a response record with the same payload digest (*held*; the same URL's when there is
+    one), so replay at that time serves the file; the WARC record is unchanged.
+    """
+    key = None
+    same_key: list[str] = []
+    for line in lines:
+        line_key = line.split(" ", 1)[0]
+        if line_key != key:
+            key, same_key = line_key, []
+        if is_not_modified(line):
+            line = _pointing_at_held(line, same_key, held)
+        same_key.append(line)
+        yield line
+
+
+def _pointing_at_held(line: str, earlier: list[str], held: dict[str, dict]) -> str:
+    key, timestamp, fields_text = line.rstrip("\n").split(" ", 2)
+    fields = json.loads(fields_text)
+    original = held.get(fields.get("digest"))
+    for candidate in reversed(earlier):  # the same URL's capture first, when there is one
+        found = json.loads(candidate.split(" ", 2)[2])
+        if found.get("mime") != "warc/revisit" and found.get("digest") == fields.get("digest"):
+            original = found
+            break
+    if original is None:
+        return line  # its original is not in the archive: left as the record says
+    return f"{key} {timestamp} {json.dumps({**original, 'url': fields['url']})}\n"
 
 
 def _write_atomically(target: Path, write) -> None:

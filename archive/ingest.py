@@ -24,6 +24,7 @@ from warcio.timeutils import datetime_to_iso_date
 from archive.catalog import CATALOG_NAME, Catalog, OutdatedCatalog
 from archive.diff import PageChange, diff_pages
 from archive.history import HistoryIngest
+from archive.media import ResourceIngest, is_resource
 from archive.reader import (
     ArchivedResponse,
     ArchiveError,
@@ -35,7 +36,8 @@ from archive.reader import (
 from crawler.access import DENIED, Denial, denial, login_lost
 from crawler.dokuwiki import history_view, page_id_from_url, request_kind
 from crawler.page import Page, content_sha256, pack_page, unpack_page
-from crawler.parse import parse_page
+from crawler.parse import parse_capture, parse_page
+from crawler.requisites import Resource
 from crawler.revisions import RevisionList
 
 logger = logging.getLogger(__name__)
@@ -71,14 +73,17 @@ def is_history(resp: ArchivedResponse) -> bool:
     )
 
 
-def wants_body(resp: ArchivedResponse) -> bool:
-    """The responses whose payload the ingest reads."""
-    return is_article(resp) or is_history(resp)
 
 
 def is_feed(resp: ArchivedResponse) -> bool:
     """The recent-changes feed as the crawl got it (a 304 names its validators too)."""
     return resp.status in (200, 304) and request_kind(resp.url, resp.site or "") == "feed"
+
+
+def wants_body(resp: ArchivedResponse) -> bool:
+    """Records whose payload the ingest reads: articles, revision lists, old revisions and
+    sources, and the files a page loads."""
+    return is_article(resp) or is_history(resp) or (resp.status == 200 and is_resource(resp))
 
 
 def is_sitemap(resp: ArchivedResponse) -> bool:
@@ -126,12 +131,18 @@ class CrawlIngest:
         self.history = HistoryIngest(catalog, crawl_id, date_format, self.pages)
         # articles (refused ones too), revision lists, old revisions and sources recorded
         self.captures = 0
+        self.resources = ResourceIngest(catalog.db, crawl_id, self._body)
+        self._found: tuple[Resource, ...] | ArchivedResponse = ()
 
     def add(self, resp: ArchivedResponse) -> Page | RevisionList | Denial | None:
         """Record one response; return the page it holds when it is an article, the
         revisions it lists when it is a revision list, the denial when DokuWiki refused
         to show it."""
         self._remember(resp)
+        self._found = ()
+        if self.resources.add(resp):
+            self._found = resp  # what it loads is read only if the crawl asks (take_found)
+            return None
         if is_history(resp):
             view = history_view(resp.url, resp.site)
             self.captures += 1
@@ -148,13 +159,27 @@ class CrawlIngest:
         if refused is not None:
             self._deny(resp, refused)
             return refused
-        page = parse_page(resp.url, body, site=resp.site, date_format=self.date_format)
+        page, self._found = parse_capture(
+            resp.url, body, site=resp.site, date_format=self.date_format
+        )
         self._apply(resp, page)
+        self.resources.page(page, self._found)
         return page
+
+    def take_found(self, *, parse: bool = True) -> tuple[Resource, ...]:
+        """What the response last added loads and links on the wiki: an article's
+        requisites, media files and detail pages (from its one parse); with *parse*, a
+        stylesheet's ``url(...)`` and a detail page's image and original file."""
+        found, self._found = self._found, ()
+        if isinstance(found, ArchivedResponse):
+            return self.resources.found_in(found) if parse else ()
+        return found
 
     def finish(self, summary: dict, files: list[str]) -> None:
         """The crawl's outcome and errors, the files now ingested; then commit."""
         self.history.finish()
+        self.resources.skipped(summary.get("skipped_files", []), summary.get("finished_at") or "")
+        self._record_media_changes()
         self.catalog.finish_crawl(summary, self.captures)
         self.catalog.set_not_readable(self.crawl_id, len(self.denied))
         self.catalog.add_errors(self.crawl_id, summary.get("error_list", []))
@@ -286,6 +311,34 @@ class CrawlIngest:
             after_version_id=after,
         )
         self.catalog.add_change(row)
+
+    def _record_media_changes(self) -> None:
+        """Pages showing a media file whose file changed in this crawl say so in their
+        change (one is made, text unchanged, when the page's text did not change)."""
+        for page_id, media_ids in self.resources.media_changes_by_page().items():
+            if self.catalog.set_media_changed(self.crawl_id, page_id, len(media_ids)):
+                continue
+            state = self.catalog.state(page_id)
+            if state is None or not state["present"]:
+                continue
+            version = self.catalog.version(state["version_id"])
+            self.catalog.add_change({
+                "from_crawl_id": self.previous,
+                "to_crawl_id": self.crawl_id,
+                "page_id": page_id,
+                "change": "modified",
+                "title_changed": 0,
+                "body_changed": 0,
+                "footnotes_added": 0,
+                "footnotes_removed": 0,
+                "last_modified_before": version.last_modified if version else None,
+                "last_modified_after": version.last_modified if version else None,
+                "chars_added": 0,
+                "chars_removed": 0,
+                "before_version_id": state["version_id"],
+                "after_version_id": state["version_id"],
+                "media_changed": len(media_ids),
+            })
 
     def _remember(self, resp: ArchivedResponse) -> None:
         """What every capture leaves: its payload for later revisits, the feed's validators."""

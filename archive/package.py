@@ -12,9 +12,12 @@ that exists, its title read back from that capture with the crawler's own parser
 from __future__ import annotations
 
 import contextlib
+import gzip
+import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -25,6 +28,7 @@ from pathlib import Path
 from warcio.timeutils import datetime_to_iso_date, iso_date_to_timestamp
 
 from archive.catalog import CATALOG_NAME, Catalog, CatalogError
+from archive.index import confirmed_as_held, held_bytes, is_not_modified
 from archive.reader import ArchiveError, read_response, read_warcinfo, warc_files
 from crawler.page import unpack_page
 
@@ -121,6 +125,7 @@ def package_wacz(
                 args += ["--desc", description]
             _run_wacz([*args, *map(str, warcs)])
         _check(scratch, pages, warcs)
+        _confirm_as_held(scratch)
         os.chmod(scratch, 0o644)
         os.replace(scratch, wacz_path)
     except OSError as exc:
@@ -165,3 +170,51 @@ def _check(wacz: Path, pages: list[dict[str, str]], warcs: list[Path]) -> None:
     if listed != wanted:
         lost = sorted(url for url, _ in wanted - listed)
         raise PackageError(f"{len(lost)} pages left out of the page list: {', '.join(lost[:5])}")
+
+
+INDEX_DATA = "indexes/index.cdx.gz"
+INDEX_IDX = "indexes/index.idx"
+DATAPACKAGE = "datapackage.json"
+DATAPACKAGE_DIGEST = "datapackage-digest.json"
+
+
+def _confirm_as_held(wacz: Path) -> None:
+    """py-wacz indexes a 304 revisit as it is, which ReplayWeb.page serves as an empty 304:
+    its index lines are made to name the bytes the 304 confirmed, as in ``OUT/indexes``
+    (archive.index.confirmed_as_held), and the package's hashes follow. The WARC files
+    are copied unchanged; a WACZ without a 304 is left as py-wacz wrote it."""
+    from cdxj_indexer.main import CompressedWriter
+    from wacz.main import DEFAULT_NUM_LINES
+
+    with zipfile.ZipFile(wacz) as archive:
+        lines = gzip.decompress(archive.read(INDEX_DATA)).decode("utf-8").splitlines(True)
+        if not any(is_not_modified(line) for line in lines):
+            return
+        held = held_bytes(lambda: lines)
+        idx, data = io.StringIO(), io.BytesIO()
+        writer = CompressedWriter(idx, data, num_lines=DEFAULT_NUM_LINES,
+                                  data_out_name="index.cdx.gz", digest_records=True)
+        for line in confirmed_as_held(lines, held):
+            writer.write(line)
+        if writer.block:
+            writer.flush()
+        new = {INDEX_DATA: data.getvalue(), INDEX_IDX: idx.getvalue().encode("utf-8")}
+        package = json.loads(archive.read(DATAPACKAGE))
+        for resource in package["resources"]:
+            if resource["path"] in new:
+                body = new[resource["path"]]
+                resource["hash"] = "sha256:" + hashlib.sha256(body).hexdigest()
+                resource["bytes"] = len(body)
+        new[DATAPACKAGE] = json.dumps(package, indent=2).encode("utf-8")
+        digest = json.loads(archive.read(DATAPACKAGE_DIGEST))
+        digest["hash"] = "sha256:" + hashlib.sha256(new[DATAPACKAGE]).hexdigest()
+        new[DATAPACKAGE_DIGEST] = json.dumps(digest, indent=2).encode("utf-8")
+        rewritten = wacz.with_name(wacz.name + ".index")
+        with zipfile.ZipFile(rewritten, "w", allowZip64=True) as out:
+            for info in archive.infolist():
+                if info.filename in new:
+                    out.writestr(info, new[info.filename], compress_type=info.compress_type)
+                else:
+                    with archive.open(info) as src, out.open(info, "w") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(rewritten, wacz)

@@ -29,6 +29,7 @@ WARC_SUFFIX = ".warc.gz"
 METADATA_URI_PREFIX = "urn:wikiarchive:crawl:"
 # Names the headers of a record's HTTP message whose values were replaced (archive.redact).
 REDACTED_FIELD = "WikiArchive-Redacted"
+NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 
 def utc_now() -> datetime:
@@ -172,9 +173,20 @@ class RotatingWarcWriter:
         self.closed_files: list[Path] = []
         self.exchanges = 0
 
-    def write_exchange(self, exchange: Exchange, refers_to: Stored | None = None) -> Stored:
+    def write_exchange(
+        self,
+        exchange: Exchange,
+        refers_to: Stored | None = None,
+        *,
+        not_modified: str | None = None,
+    ) -> Stored:
         """A response record (a revisit when ``refers_to`` holds the same payload), then
-        its request record, in the same file."""
+        its request record, in the same file.
+
+        With ``not_modified`` (the payload digest of the capture ``refers_to``, which a 304
+        answer to a conditional request confirms) the revisit has the server-not-modified
+        profile (WARC 1.1 6.7.2) and holds the 304 head as received.
+        """
         writer, out = self._current()
         warc = writer.warc
         date = writer.warc_date(exchange.started_at)
@@ -200,7 +212,7 @@ class RotatingWarcWriter:
         else:
             response = warc.create_revisit_record(
                 exchange.url,
-                exchange.payload_digest,
+                not_modified or exchange.payload_digest,
                 refers_to.uri,
                 refers_to.date,
                 http_headers=http,
@@ -208,6 +220,8 @@ class RotatingWarcWriter:
                     date, **extra, WARC_Refers_To=refers_to.record_id
                 ),
             )
+            if not_modified:
+                response.rec_headers.replace_header("WARC-Profile", NOT_MODIFIED_PROFILE)
         record_id = response.rec_headers.get_header("WARC-Record-ID")
         head, body = _split_head(exchange.request)
         request = warc.create_warc_record(

@@ -7,6 +7,7 @@ alike, and each file's time is the best seen (the least disturbed). The committe
 is benchmarks/RESULTS-parse.md.
 
     .venv/bin/python benchmarks/parse_speed.py [--before REV] [--turns 6] [--out FILE]
+        [--after-function parse_capture]
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ HTML_DIR = ROOT / "tests" / "html"
 _TIMER = r"""
 import json, sys, time
 from pathlib import Path
-from crawler.parse import parse_page
+from crawler import parse
+parse_page = getattr(parse, sys.argv[4])
 files = [Path(p) for p in json.loads(sys.argv[1])]
 rounds, repeat = int(sys.argv[2]), int(sys.argv[3])
 site = "http://127.0.0.1:37453/wiki/"
@@ -52,11 +54,12 @@ def _git(*args: str) -> str:
     ).stdout.strip()
 
 
-def _time(pythonpath: Path, files: list[Path], rounds: int, repeat: int) -> dict:
+def _time(pythonpath: Path, files: list[Path], rounds: int, repeat: int,
+          function: str = "parse_page") -> dict:
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
     result = subprocess.run(
         [sys.executable, "-c", _TIMER, json.dumps([str(f) for f in files]), str(rounds),
-         str(repeat)],
+         str(repeat), function],
         capture_output=True, text=True, env=env, cwd=pythonpath, check=True,
     )
     return json.loads(result.stdout)
@@ -71,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=20, help="parses per file per pass")
     parser.add_argument("--only", default="*.html", help="file name pattern in tests/html")
     parser.add_argument("--out", type=Path, help="also write the table to this file")
+    parser.add_argument("--after-function", default="parse_page",
+                        help="what to time in the working tree, e.g. parse_capture (the page "
+                        "and what it loads, from the same tree)")
     args = parser.parse_args(argv)
     before = args.before or _git("merge-base", "HEAD", "main")
     files = sorted(HTML_DIR.glob(args.only))
@@ -83,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, list[dict]] = {"before": [], "after": []}
         for _ in range(args.turns):
             runs["before"].append(_time(Path(tmp), files, args.rounds, args.repeat))
-            runs["after"].append(_time(ROOT, files, args.rounds, args.repeat))
+            runs["after"].append(_time(ROOT, files, args.rounds, args.repeat,
+                                       args.after_function))
     old, new = ({f.name: min(run["per_file"][f.name] for run in runs[side]) for f in files}
                 for side in ("before", "after"))
     short = _git("rev-parse", "--short", before)
@@ -93,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         f"file, the two parsers taking turns; Python {platform.python_version()}, "
         f"{os.cpu_count()} cores",
         "",
-        f"| file | before ({short}) ms | after (working tree) ms | change |",
+        f"| file | before ({short}) ms | after (working tree, `{args.after_function}`) ms "
+        "| change |",
         "|---|---:|---:|---:|",
     ]
     for f in files:

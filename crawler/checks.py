@@ -26,6 +26,7 @@ NUMBERS = {
     "WIKI_RECENT_DAYS": "getfloat",
     "WIKI_CHANGE_MARGIN": "getfloat",
     "WIKI_SITEMAP_MAXSIZE": "getint",
+    "WIKI_MEDIA_MAX_SIZE": "getint",
     "WIKI_PROGRESS_INTERVAL": "getfloat",
     "WIKI_RETRY_BACKOFF": "getfloat",
     "WIKI_RETRY_BACKOFF_MAX": "getfloat",

@@ -215,6 +215,25 @@ def main() -> None:
     help="File holding the --login password (its first line); wins over --password-env.",
 )
 @click.option(
+    "--no-requisites",
+    is_flag=True,
+    help="Do not fetch what pages load to look as they did (stylesheets, scripts, "
+    "template images, favicon, fonts).",
+)
+@click.option(
+    "--no-media",
+    is_flag=True,
+    help="Do not fetch the wiki's media files (images, PDFs, downloads) or images' "
+    "detail pages.",
+)
+@click.option(
+    "--media-max-size",
+    type=click.FloatRange(min=0, min_open=True),
+    default=50,
+    show_default=True,
+    help="Skip (and record as skipped) a media file larger than this, in MB.",
+)
+@click.option(
     "-s",
     "--set",
     "overrides",
@@ -405,6 +424,9 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
         "WARC_MAX_SIZE": int(options["warc_max_size"] * 1_000_000),
         "LOG_LEVEL": "ERROR" if options["quiet"] else options["log_level"].upper(),
         "WIKI_PROGRESS": "off" if options["quiet"] else "auto",
+        "WIKI_REQUISITES": not options["no_requisites"],
+        "WIKI_MEDIA": not options["no_media"],
+        "WIKI_MEDIA_MAX_SIZE": int(options["media_max_size"] * 1_000_000),
     }
     if options.get("login"):
         # The user and where the password is; the password itself stays out of settings.

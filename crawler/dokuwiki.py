@@ -230,10 +230,11 @@ _LOGIN_KEYS = frozenset({"id", "do", "sectok"})
 
 
 def request_kind(url: str, site: str, views: frozenset[str] = frozenset()) -> str | None:
-    """What a URL the crawler may fetch is: article, index, sitemap, feed or robots; with
-    ``"history"`` in *views* also revisions (a page's revision list) and revision (an old
-    revision); with ``"source"``, source (a page's markup, ``do=export_raw``); with
-    ``"login"`` (the exchange that logs a crawl in, and only that), the login view.
+    """What a URL the crawler may fetch is: article, index, sitemap, feed, robots, or
+    what a page loads or links (requisite, media, detail: see :func:`resource_kind`);
+    with ``"history"`` in *views* also revisions (a page's revision list) and revision
+    (an old revision); with ``"source"``, source (a page's markup, ``do=export_raw``);
+    with ``"login"`` (the exchange that logs a crawl in, and only that), the login view.
 
     None means out of scope: another host, outside the wiki's path, or any other view
     (edit, login, media, the task runner, ...), however the crawl got there.
@@ -251,6 +252,9 @@ def request_kind(url: str, site: str, views: frozenset[str] = frozenset()) -> st
     if page_id_from_url(url, site) is not None:
         return "article"
     script = parts.path[len(base.path or "/") :]
+    resource = resource_kind(script, parts.query)
+    if resource is not None:
+        return resource
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     if script == "feed.php":
         return "feed"
@@ -318,3 +322,59 @@ def source_url(site: str, page_id: str, revision: int | None = None) -> str:
     """A page's markup (``do=export_raw``), of an old revision when one is given."""
     url = f"{page_url(site, page_id)}&do=export_raw"
     return f"{url}&rev={revision}" if revision is not None else url
+
+
+# What a browser fetches to show a page, served by DokuWiki's own scripts.
+REQUISITE_SCRIPTS = frozenset({"lib/exe/css.php", "lib/exe/js.php", "lib/exe/jquery.php"})
+# Scripts a page may embed that change the wiki or answer no reader: never fetched.
+NEVER_FETCHED = frozenset({"lib/exe/taskrunner.php", "lib/exe/indexer.php"})
+# Static files of the engine, its templates and plugins that a page or stylesheet loads.
+STATIC_SUFFIXES = (
+    ".css", ".js", ".png", ".gif", ".jpg", ".jpeg", ".svg", ".ico", ".webp", ".avif",
+    ".bmp", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".cur",
+)
+REQUISITE, MEDIA, DETAIL = "requisite", "media", "detail"
+
+
+def resource_kind(script: str, query: str) -> str | None:
+    """``requisite``, ``media`` or ``detail`` for what a page loads or links, else None.
+
+    *script* is the URL's path below the wiki's base, *query* its query string.
+    Requisites are the stylesheet, scripts and static files under ``lib/``; media
+    files are ``lib/exe/fetch.php?media=ID`` or ``_media/ID`` (URL rewriting) of the
+    wiki's own files (``media=`` naming another site is DokuWiki's external-image
+    proxy: not the wiki's); ``lib/exe/detail.php`` and ``_detail/ID`` are an image's
+    detail page. The task runner is never one of them.
+    """
+    if script in NEVER_FETCHED:
+        return None
+    if script in REQUISITE_SCRIPTS:
+        return REQUISITE
+    if script == "lib/exe/fetch.php":
+        media = dict(parse_qsl(query)).get("media", "")
+        return MEDIA if media and "://" not in media else None
+    if script == "lib/exe/detail.php":
+        return DETAIL if dict(parse_qsl(query)).get("media") else None
+    if script.startswith("_media/") and len(script) > len("_media/"):
+        return MEDIA
+    if script.startswith("_detail/") and len(script) > len("_detail/"):
+        return DETAIL
+    if script.startswith("lib/") and script.lower().endswith(STATIC_SUFFIXES):
+        return None if ".." in script.split("/") else REQUISITE
+    return None
+
+
+def media_id_from_url(url: str, site: str) -> str | None:
+    """The media id a fetch.php / _media / detail.php / _detail URL of the wiki names."""
+    parts = urlsplit(urljoin(site, url))
+    base = urlsplit(site).path or "/"
+    if not parts.path.startswith(base):
+        return None
+    script = parts.path[len(base):]
+    if script in ("lib/exe/fetch.php", "lib/exe/detail.php"):
+        media = dict(parse_qsl(parts.query)).get("media", "")
+        return (clean_id(media) or None) if media and "://" not in media else None
+    for prefix in ("_media/", "_detail/"):
+        if script.startswith(prefix):
+            return clean_id(unquote(script[len(prefix):]).replace("/", ":")) or None
+    return None

@@ -43,6 +43,7 @@ from crawler.page import (
     Link,
     Page,
 )
+from crawler.requisites import Resource, resources_in_tree
 
 Element = etree._Element
 
@@ -876,11 +877,36 @@ def _is_old_revision(url: str, docinfo: str) -> bool:
 
 def parse_page(url: str, html: bytes | str, *, site: str, date_format: str | None = None) -> Page:
     """Parse one served page view of the wiki at *site* (a ``site_root()`` URL)."""
+    return _parse(url, html, site, date_format)[0]
+
+
+def parse_capture(
+    url: str, html: bytes | str, *, site: str, date_format: str | None = None
+) -> tuple[Page, tuple[Resource, ...]]:
+    """The page, and what it loads and links on the wiki (its requisites, media files and
+    images' detail pages, crawler.requisites), read from the one tree of the page."""
+    page, root, text = _parse(url, html, site, date_format)
+    return page, (() if root is None else resources_in_tree(root, url or site, site, text))
+
+
+def parse_resources(url: str, html: bytes | str, *, site: str) -> tuple[Resource, ...]:
+    """What an HTML document of the wiki that is no article (an image's detail page)
+    loads and links on the wiki."""
+    text = _decode(html)
+    root = _tree(text)
+    return () if root is None else resources_in_tree(root, url or site, site, text)
+
+
+def _parse(
+    url: str, html: bytes | str, site: str, date_format: str | None
+) -> tuple[Page, Element | None, str]:
+    """The page, the tree it was read from (None when no tree could be built) and the
+    decoded text."""
     text = _decode(html)
     root = _tree(text)
     if root is None:
         page_id = _url_id(url, site) or START_PAGE
-        return _empty_page(site, page_id)
+        return _empty_page(site, page_id), None, text
 
     canonical = next(iter(_XP_CANONICAL(root)), "").strip()
     page_id = (
@@ -901,7 +927,8 @@ def parse_page(url: str, html: bytes | str, *, site: str, date_format: str | Non
     if _is_old_revision(url, docinfo):
         nodes = _drop_revision_notice(nodes)
     exists = not missing and bool(canonical or last_modified_raw)
-    return Page(
+    # The body text walk detaches nothing, so the tree stays whole for the requisites.
+    page = Page(
         page_id=page_id,
         url=page_url(site, page_id),
         title=_title(nodes) or page_id,
@@ -915,6 +942,7 @@ def parse_page(url: str, html: bytes | str, *, site: str, date_format: str | Non
         last_modified_utc=last_modified_utc,
         layout=layout,
     )
+    return page, root, text
 
 
 def _empty_page(site: str, page_id: str) -> Page:

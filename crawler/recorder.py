@@ -28,6 +28,7 @@ from warcio.timeutils import iso_date_to_datetime
 from archive.catalog import Catalog
 from archive.ingest import CrawlIngest
 from archive.layout import Layout
+from archive.media import Held
 from archive.reader import ArchivedResponse, decoded_payload, http_fields, parse_http_head
 from archive.redact import REQUEST_HEADERS, SESSION_HEADERS, redact_message
 from archive.writer import Exchange, RotatingWarcWriter, Stored, utc_now
@@ -43,6 +44,12 @@ logger = logging.getLogger(__name__)
 LOCATION_META_KEY = "warc_location"
 PAGE_META_KEY = "wiki_page"  # the parsed article, so the spider need not parse it again
 DENIAL_META_KEY = "wiki_denial"  # the article was DokuWiki's Permission Denied answer
+# What a response loads and links on the wiki (FOUND): an article's from the ingest's one
+# parse, a stylesheet's or detail page's when the spider asks (DISCOVER). HELD is the
+# capture a conditional request's validators came from, which a 304 confirms.
+DISCOVER_META_KEY = "wiki_discover"
+FOUND_META_KEY = "wiki_found"
+HELD_META_KEY = "wiki_held"
 
 
 class WarcRecorderMiddleware:
@@ -138,19 +145,27 @@ class WarcRecorderMiddleware:
         if self.storage_error:
             raise IgnoreRequest("not archived: the archive cannot be written")
         exchange = exchange_of(request, response, raw, session=self.login_user is not None)
+        # A 304 to a conditional request confirms the capture its validators came from.
+        held = request.meta.get(HELD_META_KEY) if response.status == 304 else None
         try:
-            earlier = self._earlier(exchange)
-            stored = self.writer.write_exchange(exchange, refers_to=earlier)
-            found = self.ingest.add(
-                archived_response(exchange, stored, earlier, self.site, self.ingest.crawl_id)
+            earlier = confirmed(held) if held else self._earlier(exchange)
+            stored = self.writer.write_exchange(
+                exchange, refers_to=earlier, not_modified=held.digest if held else None
             )
+            parsed = self.ingest.add(
+                archived_response(exchange, stored, earlier, self.site, self.ingest.crawl_id,
+                                  digest=held.digest if held else None)
+            )
+            found = self.ingest.take_found(parse=bool(request.meta.get(DISCOVER_META_KEY)))
         except (OSError, sqlite3.Error) as exc:
             self._stop_on_storage_error(exc)
             raise IgnoreRequest(f"not archived: {exc}") from exc
-        if isinstance(found, Denial):
-            request.meta[DENIAL_META_KEY] = found
-        elif found is not None:  # an article, or a revision list
-            request.meta[PAGE_META_KEY] = found
+        if isinstance(parsed, Denial):
+            request.meta[DENIAL_META_KEY] = parsed
+        elif parsed is not None:  # an article, or a revision list
+            request.meta[PAGE_META_KEY] = parsed
+        if found:
+            request.meta[FOUND_META_KEY] = found
         if exchange.request_redacted or exchange.response_redacted:
             self.stats.inc_value("warc/redacted")
         request.meta[LOCATION_META_KEY] = stored
@@ -214,10 +229,23 @@ class WarcRecorderMiddleware:
             self.catalog.close()
 
 
+def confirmed(held: Held) -> Stored:
+    """The capture a 304 confirms, as the revisit record refers to it."""
+    return Stored(held.warc_filename, held.warc_offset, held.record_id, held.record_date,
+                  held.record_uri, False)
+
+
 def archived_response(
-    exchange: Exchange, stored: Stored, earlier: Stored | None, site: str, crawl_id: str
+    exchange: Exchange,
+    stored: Stored,
+    earlier: Stored | None,
+    site: str,
+    crawl_id: str,
+    *,
+    digest: str | None = None,
 ) -> ArchivedResponse:
-    """The response as a rebuild will read it back from the record just written."""
+    """The response as a rebuild will read it back from the record just written (a 304
+    revisit carries the payload digest of the capture it confirms, *digest*)."""
     http = stored.http or parse_http_head(exchange.response_head)
     return ArchivedResponse(
         url=exchange.url,
@@ -227,7 +255,7 @@ def archived_response(
         crawl_id=crawl_id,
         site=site,
         rec_type="revisit" if stored.revisit else "response",
-        payload_digest=exchange.payload_digest,
+        payload_digest=digest or exchange.payload_digest,
         record_id=stored.record_id,
         refers_to=earlier.record_id if earlier else None,
         truncated=exchange.truncated,
@@ -356,4 +384,7 @@ SETTINGS_IN_WARCINFO = (
     "WIKI_MAX_PAGES",
     "WIKI_HISTORY",
     "WIKI_SOURCE",
+    "WIKI_REQUISITES",
+    "WIKI_MEDIA",
+    "WIKI_MEDIA_MAX_SIZE",
 )

@@ -15,7 +15,7 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
-from crawler.dokuwiki import request_kind
+from crawler.dokuwiki import DETAIL, MEDIA, REQUISITE, request_kind
 from crawler.login import LOGIN_META_KEY
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,11 @@ class ScopeMiddleware:
         self.stats = crawler.stats
         self.views = views  # the extra views this crawl may fetch (history, source)
         self.login = login  # the crawl logs in: its login exchange may reach the login view
+        settings = crawler.settings
+        # What pages load and link is in scope only when the crawl wants it.
+        self.refused = refused_kinds(
+            requisites=settings.getbool("WIKI_REQUISITES"), media=settings.getbool("WIKI_MEDIA")
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ScopeMiddleware:
@@ -54,4 +59,16 @@ class ScopeMiddleware:
         if self.login and request.meta.get(LOGIN_META_KEY):
             return request_kind(request.url, site, LOGIN_VIEW) == "login"
         kind = request_kind(request.url, site, self.views)
-        return request.method in READ_METHODS and kind is not None
+        return (
+            request.method in READ_METHODS and kind is not None and kind not in self.refused
+        )
+
+
+def refused_kinds(*, requisites: bool, media: bool) -> frozenset[str]:
+    """The kinds of request_kind a crawl without requisites or media must not fetch."""
+    refused = set()
+    if not requisites:
+        refused.add(REQUISITE)
+    if not media:
+        refused.update((MEDIA, DETAIL))
+    return frozenset(refused)

@@ -83,6 +83,12 @@ WIKI_LOGIN_USER = None
 WIKI_LOGIN_METHOD = "form"  # form: DokuWiki's login form; basic: HTTP basic auth
 WIKI_PASSWORD_ENV = "WIKIARCHIVE_PASSWORD"  # environment variable holding the password
 WIKI_PASSWORD_FILE = None  # or a file holding it (first line); wins over the variable
+# What pages load and link: stylesheets, scripts, template images, favicon, fonts
+# (requisites); the wiki's media files and images' detail pages (media). A media file
+# larger than WIKI_MEDIA_MAX_SIZE bytes is skipped (recorded so), never truncated.
+WIKI_REQUISITES = True
+WIKI_MEDIA = True
+WIKI_MEDIA_MAX_SIZE = 50 * 1024 * 1024
 
 # How to archive it.
 WARC_ENABLED = True

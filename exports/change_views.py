@@ -12,6 +12,7 @@ from pathlib import Path
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.diff import unified_diff
 from archive.ingest import PageReader
+from archive.media import changed_media
 from exports.tables import CHANGES, change_row
 from exports.write import csv_value
 
@@ -41,7 +42,14 @@ def change_rows(catalog: Catalog, since: str | None = None) -> list[dict]:
         rows = [r for r in catalog.changes() if r["to_crawl_id"] == crawls[-1]]
     else:
         rows = catalog.changes(since)
-    return [change_row(row) for row in rows]
+    media = changed_media(catalog.db)
+    return [with_media(change_row(row), media) for row in rows]
+
+
+def with_media(row: dict, media: dict[tuple[str, str], list[str]]) -> dict:
+    """The row with ``media_ids``: the media files (space-separated) whose change it counts."""
+    ids = media.get((row["to_crawl_id"], row["page_id"]), []) if row["media_changed"] else []
+    return {**row, "media_ids": " ".join(ids)}
 
 
 def render_text(rows: list[dict]) -> str:
@@ -66,7 +74,8 @@ def render_text(rows: list[dict]) -> str:
 
 def render_csv(rows: list[dict]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[c.name for c in CHANGES], lineterminator="\r\n")
+    fields = [c.name for c in CHANGES] + ["media_ids"]
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
     writer.writeheader()
     writer.writerows({k: csv_value(v) for k, v in row.items()} for row in rows)
     return out.getvalue()
@@ -160,6 +169,8 @@ def _parts(row: dict) -> str:
     if row["last_modified_before"] != row["last_modified_after"]:
         before, after = (_day(row[k]) for k in ("last_modified_before", "last_modified_after"))
         parts.append(f"last update {before} -> {after}")
+    if row.get("media_changed"):
+        parts.append(f"media files changed: {row.get('media_ids') or row['media_changed']}")
     return "; ".join(parts)
 
 

@@ -42,6 +42,9 @@ TABLE_DESCRIPTIONS = {
     "crawls": "Crawls that archived a page, met errors or did not finish, oldest first",
     "errors": "Requests that failed after retries",
     "access_denied": "Pages whose latest answer was DokuWiki's Permission Denied",
+    "media": "One row per media file URL (an image at a page's size, its original, a "
+    "download) at its latest capture",
+    "page_media": "Which page, at its latest capture, shows or links which media file",
 }
 
 PRIMARY_KEYS: dict[str, list[str]] = {
@@ -51,6 +54,8 @@ PRIMARY_KEYS: dict[str, list[str]] = {
     "revisions": ["page_id", "revision"],
     "crawls": ["crawl_id"],
     "access_denied": ["page_id"],
+    "media": ["url"],
+    "page_media": ["page_id", "url", "relation"],
 }
 
 # (fields, referenced table, referenced fields). Only links that hold by construction:
@@ -86,6 +91,10 @@ FOREIGN_KEYS: dict[str, list[tuple[list[str], str, list[str]]]] = {
         (["since_crawl_id"], "crawls", ["crawl_id"]),
         (["crawl_id"], "crawls", ["crawl_id"]),
         (["readable_crawl_id"], "crawls", ["crawl_id"]),
+    ],
+    "page_media": [
+        (["page_id"], "pages", ["page_id"]),
+        (["crawl_id"], "crawls", ["crawl_id"]),
     ],
 }
 
@@ -135,9 +144,10 @@ def package_descriptor() -> dict:
         "name": "wikiarchive-tables",
         "title": "wikiarchive tables",
         "description": (
-            "A DokuWiki archived by wikiarchive: pages, footnotes, citations, links and the "
-            "crawl history. Each table is also in NAME.parquet beside its CSV file, with the "
-            "same rows (empty strings are kept there; in the CSV an empty cell is missing)."
+            "A DokuWiki archived by wikiarchive: pages, footnotes, citations, links, media "
+            "files and the crawl history. Each table is also in NAME.parquet beside its CSV "
+            "file, with the same rows (empty strings are kept there; in the CSV an empty cell "
+            "is missing)."
         ),
         "resources": [
             {

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.ingest import rebuild_catalog
+from archive.media import media_files, page_media
 from crawler.page import LAYOUT_UNKNOWN, Page, unpack_page
 from exports.datapackage import PACKAGE_NAME, write_datapackage
 from exports.tables import (
@@ -29,6 +30,8 @@ from exports.tables import (
     error_row,
     footnote_rows,
     link_rows,
+    media_row,
+    page_media_row,
     page_row,
     revision_rows,
     source_row,
@@ -51,6 +54,7 @@ TABLES_OF = {
     # changes between revisions.
     "revisions": ("revisions", "page_versions", "changes"),
     "sources": ("sources",),
+    "media": ("media", "page_media"),
 }
 # Kept in the catalog's meta table: up to which crawl the tables are current, how they
 # were written, and what the last writing found (for runs that write nothing).
@@ -217,6 +221,10 @@ def _write(catalog: Catalog, tables: TableSet) -> dict[str, list[str]] | None:
         tables["access_denied"].write(
             access_denied_row(r, site) for r in catalog.refused_pages()
         )
+    if "media" in tables:
+        tables["media"].write(media_row(r) for r in media_files(catalog.db))
+    if "page_media" in tables:
+        tables["page_media"].write(page_media_row(r) for r in page_media(catalog.db))
     return problems
 
 

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.diff import unified_diff
 from archive.ingest import PageReader
+from archive.media import changed_media
 from crawler.page import Page
 from exports.change_views import KINDS, WITH_PARTS
 from exports.change_views import label as change_label  # "label" names chart labels here
@@ -97,7 +98,11 @@ def write_report(out_dir: Path, html_path: Path) -> Path:
 
 def render_report(catalog: Catalog, out_dir: Path) -> str:
     crawls = [dict(row) for row in catalog.crawls()]
-    every = [dict(row) for row in catalog.changes()]
+    media = changed_media(catalog.db)
+    every = [
+        {**row, "media_ids": media.get((row["to_crawl_id"], row["page_id"]), [])}
+        for row in map(dict, catalog.changes())
+    ]
     # Changes between two crawls drive the history; those between wiki revisions
     # (history crawls) are listed on their own.
     changes = [c for c in every if c["revision_after"] is None]
@@ -329,6 +334,9 @@ def _change_table(views: list[PageChangeView], site: str) -> str:
                 parts.append(
                     f"footnotes +{change['footnotes_added']}/−{change['footnotes_removed']}"
                 )
+            if change.get("media_changed"):
+                names = ", ".join(change.get("media_ids") or []) or str(change["media_changed"])
+                parts.append(f"media files changed: {names}")
         title = page.title if page is not None else ""
         kind = change["change"]
         rows.append(

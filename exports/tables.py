@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlsplit
 
 import pyarrow as pa
 
@@ -173,6 +174,13 @@ CHANGES = [
         "For a change between two wiki revisions: the revision that made it; empty for a "
         "change between two crawls",
     ),
+    Column(
+        "media_changed",
+        pa.int64(),
+        "Media files the page shows or links (`page_media`) whose file changed, appeared "
+        "or disappeared in this crawl; a page whose text did not change has a `modified` "
+        "row for it",
+    ),
 ]
 
 REVISIONS = [
@@ -225,6 +233,49 @@ SOURCES = [
     Column("fetched_at", TIMESTAMP_UTC, "When it was fetched (the WARC-Date, UTC)"),
     Column("warc_filename", pa.string(), "WARC file holding the response, in `DIR/warc/`"),
     Column("warc_offset", pa.int64(), "Byte offset of the response record in that file"),
+]
+
+MEDIA = [
+    Column("media_id", pa.string(), "DokuWiki media id, e.g. `imaging:ct_scan.png`"),
+    Column(
+        "url",
+        pa.string(),
+        "The URL fetched, exactly as a page (or an image's detail page) wrote it: a "
+        "resized image's carries its size and token",
+    ),
+    Column("resized", pa.bool_(), "The wiki's resized copy (`w=`/`h=` in the URL), not the "
+           "file as uploaded"),
+    Column(
+        "status",
+        pa.string(),
+        "`stored` (the file is in the archive), `missing` (the wiki answered 403/404/410: a "
+        "red media link), `failed` (another answer, no file held before) or `skipped` "
+        "(larger than `--media-max-size`: not fetched, not truncated)",
+    ),
+    Column("http_status", pa.int64(), "HTTP status of the latest answer (304: the file "
+           "held was confirmed unchanged)"),
+    Column("mime_type", pa.string(), "MIME type the wiki served it as"),
+    Column("bytes", pa.int64(), "Size of the file (for `skipped`: the size the wiki "
+           "announced, when it did)"),
+    Column("sha256", pa.string(), "SHA-256 of the file"),
+    Column("width", pa.int64(), "Width in pixels, for images whose header says it"),
+    Column("height", pa.int64(), "Height in pixels, for images whose header says it"),
+    Column("first_crawl_id", pa.string(), "First crawl that fetched this URL"),
+    Column("last_crawl_id", pa.string(), "Latest crawl that fetched or confirmed it"),
+    Column("changed_crawl_id", pa.string(), "Crawl that first saw the file as it is now"),
+    Column("fetched_at", TIMESTAMP_UTC, "Latest capture (the WARC-Date, UTC)"),
+    Column("warc_filename", pa.string(), "WARC file of the response record holding the "
+           "file's bytes (a later 304 or identical answer refers to it)"),
+    Column("warc_offset", pa.int64(), "Byte offset of that record"),
+]
+
+PAGE_MEDIA = [
+    Column("page_id", pa.string(), "Page showing or linking the file"),
+    Column("media_id", pa.string(), "DokuWiki media id"),
+    Column("url", pa.string(), "The file's URL as the page writes it (a row of `media`)"),
+    Column("relation", pa.string(), "`embeds` (the page shows it, e.g. an image at its "
+           "size on the page) or `links` (a download link)"),
+    Column("crawl_id", pa.string(), "Crawl that captured this version of the page"),
 ]
 
 CRAWLS = [
@@ -286,6 +337,8 @@ TABLES: dict[str, list[Column]] = {
     "crawls": CRAWLS,
     "errors": ERRORS,
     "access_denied": ACCESS_DENIED,
+    "media": MEDIA,
+    "page_media": PAGE_MEDIA,
 }
 SCHEMAS: dict[str, pa.Schema] = {name: _schema(cols) for name, cols in TABLES.items()}
 
@@ -393,6 +446,21 @@ def version_row(version: Mapping) -> dict:
         "warc_offset": version["warc_offset"],
         "revision": version["revision"],
     }
+
+
+def media_row(resource: Mapping) -> dict:
+    """A media file's row from its catalog ``resources`` row."""
+    row = {c.name: resource[c.name] for c in MEDIA if c.name in resource.keys()}
+    query = dict(parse_qsl(urlsplit(resource["url"]).query))
+    row["resized"] = bool(query.get("w") or query.get("h"))
+    row["status"] = resource["outcome"]
+    row["http_status"] = resource["status"]
+    row["fetched_at"] = _local(resource["fetched_at"])
+    return row
+
+
+def page_media_row(row: Mapping) -> dict:
+    return {c.name: row[c.name] for c in PAGE_MEDIA}
 
 
 def change_row(change: Mapping) -> dict:

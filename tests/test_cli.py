@@ -74,8 +74,13 @@ def test_options_become_settings(tmp_path):
         "quiet": False,
         "log_file": tmp_path / "crawl.log",
         "summary_json": None,
+        "no_requisites": True,
+        "no_media": False,
+        "media_max_size": 1.5,
     }
     settings = project_settings(crawl_settings("http://127.0.0.1:1/wiki/", tmp_path, **options))
+    assert not settings.getbool("WIKI_REQUISITES") and settings.getbool("WIKI_MEDIA")
+    assert settings.getint("WIKI_MEDIA_MAX_SIZE") == 1_500_000
     assert settings.getint("WIKI_MAX_PAGES") == 7
     assert settings.getlist("WIKI_DISCOVERY") == ["index"]
     assert settings.getint("WARC_MAX_SIZE") == 2_500_000

@@ -180,13 +180,14 @@ def test_version_locators_point_at_the_first_capture_of_each_version(history):
 
 
 def feed_exchanges(out: Path, crawl_id: str) -> list[tuple]:
-    """(request headers, response status, response headers) of a crawl's feed requests."""
+    """(request headers, response status, response headers) of a crawl's recent-changes
+    feed requests (not the media feed, tests/test_media.py)."""
     found, requests = {}, {}
     for path in files_of(out, crawl_id):
         with open(path, "rb") as stream:
             for record in ArchiveIterator(stream):
                 uri = record.rec_headers.get_header("WARC-Target-URI") or ""
-                if "/feed.php" not in uri:
+                if "/feed.php" not in uri or "view=media" in uri:
                     continue
                 if record.rec_type == "request":
                     key = record.rec_headers.get_header("WARC-Concurrent-To")

@@ -22,6 +22,7 @@ KNOWLEDGE = {
     "crawler.dokuwiki",
     "crawler.feed",
     "crawler.sitemap",
+    "crawler.requisites",
 }
 
 

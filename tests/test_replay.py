@@ -264,11 +264,16 @@ def test_revisit_records_replay_the_original_payload(replay):
     out, server = replay["out"], replay["server"]
     entries = [f | {"ts": ts} for _, ts, f in index_entries(out)]
     originals = {(f["url"], f["digest"]): f for f in entries if f["mime"] != "warc/revisit"}
+    # A stylesheet whose URL changed (DokuWiki's seed of its configuration) but whose bytes
+    # did not is a revisit of the first URL's capture (WARC-Refers-To-Target-URI).
+    by_digest = {f["digest"]: f for f in entries if f["mime"] != "warc/revisit"}
     revisits = [f for f in entries if f["mime"] == "warc/revisit"]
     # robots.txt (404 here) is fetched by every crawl: the second one's is a revisit
     assert any(f["url"].endswith("/robots.txt") for f in revisits), revisits
     for revisit in revisits:
-        original = originals[revisit["url"], revisit["digest"]]
+        original = originals.get((revisit["url"], revisit["digest"])) or by_digest[
+            revisit["digest"]
+        ]
         body = archived_body(out, original)
         for coll in (COLL, BY_INDEX):
             got = server.get(coll, revisit["ts"], "id_", revisit["url"])

@@ -258,10 +258,23 @@ if (substr($rel, -4) === '.php') {
 }
 $types = array('css' => 'text/css', 'js' => 'application/javascript', 'png' => 'image/png',
     'gif' => 'image/gif', 'jpg' => 'image/jpeg', 'svg' => 'image/svg+xml',
+    'woff' => 'font/woff', 'woff2' => 'font/woff2', 'ttf' => 'font/ttf',
     'ico' => 'image/vnd.microsoft.icon', 'txt' => 'text/plain', 'html' => 'text/html');
 $ext = strtolower(pathinfo($file, PATHINFO_EXTENSION));
+// Validators and 304 answers as Apache and nginx give them for static files.
+$mtime = filemtime($file);
+$lastmod = gmdate('D, d M Y H:i:s', $mtime) . ' GMT';
+$etag = '"' . dechex(filesize($file)) . '-' . dechex($mtime) . '"';
+header('Last-Modified: ' . $lastmod);
+header('ETag: ' . $etag);
+$inm = isset($_SERVER['HTTP_IF_NONE_MATCH']) ? $_SERVER['HTTP_IF_NONE_MATCH'] : null;
+$ims = isset($_SERVER['HTTP_IF_MODIFIED_SINCE']) ? $_SERVER['HTTP_IF_MODIFIED_SINCE'] : null;
+if (($inm !== null && trim($inm) === $etag)
+    || ($inm === null && $ims !== null && strtotime($ims) >= $mtime)) {
+    http_response_code(304);
+    return true;
+}
 header('Content-Type: ' . (isset($types[$ext]) ? $types[$ext] : 'application/octet-stream'));
-header('Last-Modified: ' . gmdate('D, d M Y H:i:s', filemtime($file)) . ' GMT');
 readfile($file);
 return true;
 """
@@ -801,15 +814,58 @@ class DokuWikiBed:
         _sweep_empty_dirs(page.parent, self.data_dir / "pages")
         self._invalidate(page_id)
 
-    def write_media(self, media_id: str, data: bytes, *, when: datetime | None = None) -> Path:
-        """Put a media file (e.g. ``imaging:ct_scan.png``) in place; no media changelog."""
+    def write_media(
+        self,
+        media_id: str,
+        data: bytes,
+        *,
+        when: datetime | None = None,
+        changelog: bool = False,
+        summary: str = "",
+        user: str = "",
+        refresh_caches: bool = True,
+    ) -> Path:
+        """Put a media file (e.g. ``imaging:ct_scan.png``) in place, dated ``when``.
+
+        With ``changelog`` it is saved as DokuWiki saves an upload (``mediarevisions``):
+        the file replaced goes to ``media_attic`` under its date, and a line goes to the
+        file's ``media_meta/<id>.changes`` and to ``meta/_media.changes``, which the
+        media feed (``feed.php?view=media``) and recent changes read; the wiki's caches
+        are then refreshed (which, like any configuration change, gives the stylesheet
+        a new URL and resized images a new date) unless ``refresh_caches`` is False, as
+        for an upload on a live wiki.
+        """
         check_id(media_id)
         path = self.media_path(media_id)
         path.parent.mkdir(parents=True, exist_ok=True)
+        old = path.read_bytes() if path.exists() else None
+        if changelog:
+            if when is None:
+                raise ValueError("a media changelog line needs its date: give when=")
+            ts = int(_utc(when).timestamp())
+            if old is not None:
+                old_ts = int(path.stat().st_mtime)
+                attic = self.data_dir / "media_attic" / _attic_name(media_id, old_ts)
+                attic.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, attic)
+            kind = "C" if old is None else "E"
+            size_change = len(data) - (len(old) if old is not None else 0)
+            summary = re.sub(r"[\t\r\n]+", " ", summary).strip() or (
+                "created" if old is None else "replaced"
+            )
+            line = "\t".join(
+                [str(ts), CHANGELOG_IP, kind, media_id, user, summary, "", str(size_change)]
+            )
+            _insert_sorted(
+                self.data_dir / "media_meta" / f"{encode_path(media_id)}.changes", line
+            )
+            _insert_sorted(self.data_dir / "meta" / "_media.changes", line)
         path.write_bytes(data)
         if when is not None:
-            ts = _utc(when).timestamp()
-            os.utime(path, (ts, ts))
+            ts_float = _utc(when).timestamp()
+            os.utime(path, (ts_float, ts_float))
+        if changelog and refresh_caches:
+            self.refresh_caches()  # the feed is cached per parameters
         return path
 
     def run_cli(self, script: str, *args: str, timeout: float = 600) -> str:
@@ -842,7 +898,10 @@ class DokuWikiBed:
         manifest = load_manifest_toml(corpus_dir)
         for media in manifest.get("media", []):
             data = (corpus_dir / media["file"]).read_bytes()
-            self.write_media(media["id"], data, when=media.get("date"))
+            self.write_media(
+                media["id"], data, when=media.get("date"),
+                changelog=media.get("changelog", False), summary=media.get("summary", ""),
+            )
         ids = []
         for page in manifest["page"]:
             revisions = sorted(page["revisions"], key=lambda r: r["date"])
@@ -858,6 +917,13 @@ class DokuWikiBed:
             ids.append(page["id"])
         self.reindex()
         return ids
+
+
+def _attic_name(media_id: str, ts: int) -> str:
+    """``ns/name.<ts>.ext`` as DokuWiki's mediaFN($id, $rev) names an old media file."""
+    path = encode_path(media_id)
+    stem, dot, ext = path.rpartition(".")
+    return f"{stem}.{ts}.{ext}" if dot else f"{path}.{ts}"
 
 
 def load_manifest_toml(corpus_dir: Path) -> dict:

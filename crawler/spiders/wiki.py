@@ -50,6 +50,7 @@ from crawler.page import Page
 from crawler.parse import is_dokuwiki, parse_index, parse_page
 from crawler.plan import mark_since, page_since, pages_to_retry, plan_incremental
 from crawler.recorder import DENIAL_META_KEY, PAGE_META_KEY
+from crawler.resources import ResourceCrawling
 from crawler.revisions import (
     RevisionList,
     dates_to_versions,
@@ -62,7 +63,8 @@ DEFAULT_SITE = defaults.WIKI_SITE
 DISCOVERY_MEANS = frozenset(defaults.WIKI_DISCOVERY)
 MAX_ERRORS_KEPT = 10_000  # per crawl, in its summary record
 CALLBACKS = ("parse_probe", "parse_article", "parse_index", "parse_sitemap", "parse_feed",
-             "parse_revisions", "parse_archived", "on_error")
+             "parse_revisions", "parse_archived", "on_error", "parse_resource",
+             "on_resource_error", "parse_media_feed")
 # A discovery means that found nothing while the pages it read had links: the template
 # may write links in a way we do not recognise. Warned about once.
 DISCOVERY_STATS = {
@@ -77,7 +79,7 @@ def new_crawl_id(now: datetime) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-class WikiSpider(scrapy.Spider):
+class WikiSpider(ResourceCrawling, scrapy.Spider):
     name = "wiki"
 
     def __init__(
@@ -133,6 +135,7 @@ class WikiSpider(scrapy.Spider):
         self.feed_items = defaults.WIKI_FEED_ITEMS
         self.sitemap_max_size = defaults.WIKI_SITEMAP_MAXSIZE
         self.date_format = defaults.WIKI_DATE_FORMAT
+        self._init_resources()
         # One bound method per callback, reused by every request: Scrapy caches its
         # per-callback source inspection by the callback object, and a fresh bound
         # method per request made it re-read and re-parse this module every time.
@@ -160,6 +163,7 @@ class WikiSpider(scrapy.Spider):
         spider.date_format = settings.get("WIKI_DATE_FORMAT")
         spider.login_user = settings.get("WIKI_LOGIN_USER") or None
         spider.login_method = settings.get("WIKI_LOGIN_METHOD") if spider.login_user else None
+        spider._resource_settings(settings)
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
 
@@ -180,6 +184,8 @@ class WikiSpider(scrapy.Spider):
         # The feed is optional evidence, asked first (highest priority) but never waited
         # for: robots.txt may shut it out, or it may fail, and the crawl goes on.
         yield self._feed_request()
+        if self.incremental and self.want_media:
+            yield self.media_feed_request()
         if self.incremental:
             # The index proves the wiki and lists its pages, the sitemap dates them;
             # articles follow the plan.
@@ -235,6 +241,7 @@ class WikiSpider(scrapy.Spider):
         if refused is not None:
             self._refused(response, refused)
             return
+        yield from self.follow_resources(response, from_article=True)
         if self.history or self.source:
             yield from self._history_of(response)
         if "links" not in self.discovery:
@@ -474,6 +481,7 @@ class WikiSpider(scrapy.Spider):
         if not self.planned:
             self.planned = True
             self._warn_empty_discovery()
+            self.plan_media()
             self._schedule(self._planned_pages())
         if self.history and not self.history_planned:
             self.history_planned = True
@@ -558,6 +566,7 @@ class WikiSpider(scrapy.Spider):
             "plan_reasons": stats.get_value("wiki/plan_reasons"),
             "revisions": stats.get_value("wiki/revisions_fetched", 0),
             "sources": stats.get_value("wiki/sources_fetched", 0),
+            "skipped_files": self.skipped_files,
         }
 
     # ---- requests

@@ -1,0 +1,208 @@
+"""What a served page loads and links on the wiki itself: its requisites and media files.
+
+Pure DokuWiki knowledge, no I/O. A browser showing a DokuWiki page loads its stylesheet
+(``lib/exe/css.php``), scripts (``lib/exe/js.php``, ``jquery.php``), the template's images
+and favicon (static files under ``lib/``), the fonts and images the stylesheet names in
+``url(...)``, and the wiki's media files the page embeds (``lib/exe/fetch.php?media=…``,
+``_media/…`` with URL rewriting, resized ones with the ``tok=`` the page printed). A
+reader's click on an image leads to its detail page (``lib/exe/detail.php``), which
+links the original file. These rules find them in a tree the parser already built
+(``crawler.parse.parse_capture``) or in a stylesheet's text, exactly as the page writes
+them: a resized image is only served at the URL carrying its token.
+
+Nothing outside the wiki is taken, and nothing DokuWiki's scope rules
+(``crawler.dokuwiki.resource_kind``) refuse: never the task runner the page embeds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from urllib.parse import parse_qsl, urljoin, urlsplit
+from xml.etree.ElementTree import ParseError
+
+from defusedxml.ElementTree import fromstring
+from lxml import etree
+
+from crawler.dokuwiki import (
+    DETAIL,
+    MEDIA,
+    REQUISITE,
+    clean_id,
+    is_same_site,
+    media_id_from_url,
+    resource_kind,
+)
+from crawler.feed import feed_date
+
+EMBEDS = "embeds"  # the page shows it (an image, a stylesheet...)
+LINKS = "links"  # the page links it (a download, an image's detail page)
+
+# <link rel=...> values whose target a browser loads to show the page.
+_LOADED_RELS = frozenset({"stylesheet", "icon", "apple-touch-icon", "mask-icon"})
+_PRELOADED = frozenset({"style", "script", "image", "font"})
+# Elements and the attributes naming what they load.
+_LOADS = {
+    "script": ("src",),
+    "img": ("src",),
+    "input": ("src",),
+    "source": ("src",),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "track": ("src",),
+    "embed": ("src",),
+    "object": ("data",),
+}
+_LOADING_TAGS = ("link", "style", *_LOADS)
+_XP_LINKS = etree.XPath("//a/@href", smart_strings=False)
+_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.I)
+_XP_STYLE_URLS = etree.XPath("//@style[contains(., 'url(')]", smart_strings=False)
+_CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A URL of the wiki a page loads or links, as the page writes it (made absolute)."""
+
+    url: str
+    kind: str  # requisite | media | detail (crawler.dokuwiki.resource_kind)
+    media_id: str | None  # for media files and detail pages
+    relation: str  # embeds | links
+
+
+def resource_of(href: str, base_url: str, site: str, relation: str) -> Resource | None:
+    """The resource *href* (as written in a document at *base_url*) names, if the crawl
+    may fetch it; None for anything else (another site, a page, the task runner...)."""
+    href = href.strip()
+    if not href or href.startswith(("data:", "#", "javascript:", "mailto:", "about:")):
+        return None
+    if href.startswith("/") and not href.startswith("//"):
+        # DokuWiki writes absolute paths, the same on every page: resolved once per crawl.
+        return _resource_at(href, site, relation)
+    return _resource_at(urljoin(base_url, href), site, relation)
+
+
+@lru_cache(maxsize=65536)
+def _resource_at(href: str, site: str, relation: str) -> Resource | None:
+    url = urljoin(site, href).split("#", 1)[0]
+    if not url.startswith(("http://", "https://")) or not is_same_site(url, site):
+        return None
+    parts, base = urlsplit(url), urlsplit(site).path or "/"
+    kind = resource_kind(parts.path[len(base):], parts.query)
+    if kind is None:
+        return None
+    media_id = media_id_from_url(url, site) if kind != REQUISITE else None
+    if kind != REQUISITE and media_id is None:
+        return None
+    return Resource(url, kind, media_id, relation)
+
+
+def resources_in_tree(
+    root, base_url: str, site: str, text: str | None = None
+) -> tuple[Resource, ...]:
+    """Everything the HTML tree *root* loads or links on the wiki, each URL once: what a
+    browser loads (stylesheets, scripts, images, icons, media players), the media files
+    the page links (downloads) and images' detail pages, and the ``url(...)`` of inline
+    styles (looked for only when *text*, the document's source, has one)."""
+    found: dict[tuple[str, str], Resource] = {}
+
+    def add(href: str, relation: str) -> None:
+        resource = resource_of(href, base_url, site, relation)
+        if resource is not None:
+            found.setdefault((resource.url, resource.relation), resource)
+
+    # A page has many links and few of them to files (XPath's contains() costs more).
+    for href in _XP_LINKS(root):
+        if "fetch.php" in href or "detail.php" in href or "/_media/" in href or (
+            "/_detail/" in href
+        ):
+            add(href, LINKS)
+    for el in root.iter(*_LOADING_TAGS):
+        tag = el.tag
+        if tag == "link":
+            rels = (el.get("rel") or "").lower().split()
+            href = el.get("href")
+            if href and (not _LOADED_RELS.isdisjoint(rels)
+                         or ("preload" in rels and (el.get("as") or "").lower() in _PRELOADED)):
+                add(href, EMBEDS)
+        elif tag == "style":
+            for href in css_references(el.text or ""):
+                add(href, EMBEDS)
+        else:
+            for name in _LOADS[tag]:
+                value = el.get(name)
+                if value:
+                    add(value, EMBEDS)
+            srcset = el.get("srcset")
+            if srcset:
+                for candidate in srcset.split(","):
+                    url = candidate.strip().split(" ", 1)[0]
+                    if url:
+                        add(url, EMBEDS)
+    if text is None or "url(" in text:
+        for style in _XP_STYLE_URLS(root):
+            for href in css_references(style):
+                add(href, EMBEDS)
+    return tuple(found.values())
+
+
+def css_references(css: str) -> list[str]:
+    """The URLs a stylesheet loads: every ``url(...)`` and ``@import``, in order."""
+    found = []
+    for match in _CSS_URL.finditer(css):
+        found.append(next(g for g in match.groups() if g is not None))
+    for match in _CSS_IMPORT.finditer(css):
+        found.append(match.group(1) if match.group(1) is not None else match.group(2))
+    return [url for url in found if url]
+
+
+def stylesheet_resources(css: bytes | str, url: str, site: str) -> tuple[Resource, ...]:
+    """What a stylesheet served at *url* loads on the wiki (fonts, images, imports)."""
+    text = css.decode("utf-8", "replace") if isinstance(css, bytes) else css
+    found: dict[str, Resource] = {}
+    for href in css_references(text):
+        resource = resource_of(href, url, site, EMBEDS)
+        if resource is not None:
+            found.setdefault(resource.url, resource)
+    return tuple(found.values())
+
+
+def is_stylesheet(url: str, content_type: str) -> bool:
+    return "css" in content_type.lower() or urlsplit(url).path.lower().endswith(".css")
+
+
+def media_only(resources: Iterable[Resource]) -> list[Resource]:
+    """The media files among *resources* (what the page shows or links of the wiki's)."""
+    return [r for r in resources if r.kind == MEDIA]
+
+
+# --------------------------------------------------------------------------- media feed
+
+
+@dataclass(frozen=True, slots=True)
+class MediaChange:
+    media_id: str
+    date: datetime  # UTC
+
+
+def parse_media_feed(body: bytes) -> tuple[MediaChange, ...]:
+    """Media changes in DokuWiki's feed with ``view=media`` (``linkto=current``): each
+    item links the media manager with ``image=<media id>``; its date is the change's."""
+    try:
+        root = fromstring(body)
+    except (ParseError, ValueError) as exc:
+        raise ValueError(f"unreadable media feed: {exc}") from exc
+    found = []
+    for item in root.iter("item"):
+        query = dict(parse_qsl(urlsplit((item.findtext("link") or "").strip()).query))
+        media_id = clean_id(query.get("image", ""))
+        date = feed_date(item.findtext("pubDate"))
+        if media_id and date is not None:
+            found.append(MediaChange(media_id, date))
+    return tuple(found)
+
+
+__all__ = ["DETAIL", "MEDIA", "REQUISITE", "EMBEDS", "LINKS", "Resource"]
