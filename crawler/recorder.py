@@ -113,8 +113,17 @@ class WarcRecorderMiddleware:
             ),
             max_size=self.max_size,
         )
-        self.catalog = Catalog(self.layout.catalog)
-        self.ingest = CrawlIngest(
+        try:
+            self.catalog = Catalog(self.layout.catalog)
+            self.ingest = self._begin_ingest(spider)
+        except (OSError, sqlite3.Error) as exc:
+            if self.catalog is not None:
+                self.catalog.close()
+                self.catalog = None
+            self._stop_on_storage_error(exc)
+
+    def _begin_ingest(self, spider: Spider) -> CrawlIngest:
+        return CrawlIngest(
             self.catalog,
             self.layout.warc,
             crawl_id=spider.crawl_id,

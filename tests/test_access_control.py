@@ -394,7 +394,8 @@ def test_incremental_crawl_with_a_login_sees_private_edits(logged_in):
     assert feeds and all(_header(h.request_headers, "Cookie") for h in feeds)
     (feed,) = [body for record, body in records(out, ids[3])
                if record.rec_type == "response"
-               and "/feed.php" in record.rec_headers.get_header("WARC-Target-URI")]
+               and "/feed.php" in record.rec_headers.get_header("WARC-Target-URI")
+               and "view=pages" in record.rec_headers.get_header("WARC-Target-URI")]
     assert EDITED.encode() in feed
 
 

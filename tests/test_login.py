@@ -38,7 +38,9 @@ def settings(**values) -> Settings:
 
 
 def crawler() -> SimpleNamespace:
-    return SimpleNamespace(spider=SimpleNamespace(site=SITE), stats=Stats())
+    return SimpleNamespace(
+        spider=SimpleNamespace(site=SITE), stats=Stats(), settings=settings()
+    )
 
 
 class Stats(Counter):
