@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from edits import edit_for_history
 from helpers import (
-    FAST,
+    WHOLE,
     CrawlRun,
     History,
     corpus_wiki,
@@ -124,7 +124,7 @@ def wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DokuWikiBed]:
 def full_crawl(wiki: DokuWikiBed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrawlRun]:
     """One full crawl of the corpus wiki, read-only (copy it with copy_output to change it)."""
     out = tmp_path_factory.mktemp("full-crawl") / "out"
-    result = wikiarchive("crawl", wiki.base_url, "--out", str(out), *FAST)
+    result = wikiarchive("crawl", wiki.base_url, "--out", str(out), *WHOLE)
     assert result.returncode == 0, result.stderr[-3000:]
     before = folder_state(out)
     yield CrawlRun(out, result)
@@ -143,7 +143,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
     bed = corpus_wiki(tmp_path_factory.mktemp("history-wiki"), conf={"rss_update": 86400})
     out = tmp_path_factory.mktemp("history") / "out"
     try:
-        first = crawl_once(bed, out)
+        first = crawl_once(bed, out, whole=True)
         after_first = {
             str(p.relative_to(out)): p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()
         }
@@ -153,7 +153,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
         # also puts every capture of the second crawl in a later second than the first's,
         # as pywb's timestamps need.
         wait_for_fresh_caches(bed)
-        second = crawl_once(bed, out)
+        second = crawl_once(bed, out, whole=True)
         before = folder_state(out)
         yield History(bed, out, (first, second), sources, after_first)
         unchanged(out, before, "history")

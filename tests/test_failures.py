@@ -20,6 +20,7 @@ from faultproxy import FaultProxy
 from filelock import FileLock
 from helpers import (
     FAST,
+    WHOLE,
     catalog_crawls,
     copy_output,
     corpus_wiki,
@@ -316,7 +317,7 @@ def test_crawl_whose_catalog_could_not_be_written_is_completed_next_run(wiki, tm
     room = max(f.stat().st_size for f in tmp_path.glob("empty.sqlite*")) + 200_000
     stopped = subprocess.run(
         [sys.executable, "-m", "crawler.cli", "crawl", wiki.base_url, "--out", str(out),
-         *FAST, "--warc-max-size", "0.02"],
+         *WHOLE, "--warc-max-size", "0.02"],
         capture_output=True, text=True, timeout=300, preexec_fn=limit_file_size(room),
     )
     assert stopped.returncode == 1, stopped.stderr[-2000:]

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import lxml.html
 import pytest
-from helpers import FAST, warcio_check, wikiarchive
+from helpers import WHOLE, warcio_check, wikiarchive
 from media_corpus import (
     EDITED_FILE,
     EDITED_MEDIA,
@@ -46,7 +46,7 @@ from crawler.requisites import css_references
 
 
 def crawl(bed: DokuWikiBed, out: Path, *options: str) -> str:
-    result = wikiarchive("crawl", bed.base_url, "--out", str(out), *FAST, *options)
+    result = wikiarchive("crawl", bed.base_url, "--out", str(out), *WHOLE, *options)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.split()[1]  # "Crawl <id> (...)"
 

@@ -42,7 +42,7 @@ def slow_wiki(tmp_path_factory):
 def crawl(site, out, *options):
     return wikiarchive("crawl", site, "--out", str(out), "--delay", "0", "--max-pages", "4",
                        "--concurrency", "2", "-s", "AUTOTHROTTLE_ENABLED=True",
-                       "--log-level", "INFO", *options)
+                       "--no-requisites", "--no-media", "--log-level", "INFO", *options)
 
 
 def test_crawl_delay_spaces_every_request(slow_wiki, tmp_path):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from cdp import Browser
-from helpers import FAST, wikiarchive
+from helpers import WHOLE, wikiarchive
 from media_corpus import MISSING_MEDIA, load
 from PIL import Image, ImageChops
 from test_replay import Wayback
@@ -83,7 +83,7 @@ def replayed(tmp_path_factory):
     server = Wayback(tmp_path_factory.mktemp("pywb-media"))
     try:
         for options in ((), ("--full",)):
-            result = wikiarchive("crawl", bed.base_url, "--out", str(out), *FAST, *options)
+            result = wikiarchive("crawl", bed.base_url, "--out", str(out), *WHOLE, *options)
             assert result.returncode == 0, result.stderr[-3000:]
             time.sleep(1.1)  # pywb timestamps have whole seconds
         update_index(out)
