@@ -17,7 +17,7 @@ Nothing outside the wiki is taken, and nothing DokuWiki's scope rules
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -172,6 +172,29 @@ def stylesheet_resources(css: bytes | str, url: str, site: str) -> tuple[Resourc
 
 def is_stylesheet(url: str, content_type: str) -> bool:
     return "css" in content_type.lower() or urlsplit(url).path.lower().endswith(".css")
+
+
+# The stylesheet and scripts DokuWiki builds, named with a seed of what they are built
+# from (tpl_metaheaders: the release, the mtimes of the main configuration files and of
+# the template's style.ini override). An upgrade, a template switch, a configuration
+# change and an extension installed by the extension manager (which touches
+# conf/local.php) all change it.
+SEEDED_BUILDS = ("lib/exe/css.php", "lib/exe/js.php", "lib/exe/jquery.php")
+
+
+def seeded_builds_held(resources: Iterable[Resource], held: Container[str]) -> bool:
+    """True when a page loads DokuWiki's built stylesheet or scripts, each named with its
+    ``tseed``, and the archive holds every one of those URLs: the look the page loads is
+    then the one already archived."""
+    seeded = False
+    for resource in resources:
+        parts = urlsplit(resource.url)
+        if resource.kind != REQUISITE or not parts.path.endswith(SEEDED_BUILDS):
+            continue
+        if "tseed" not in dict(parse_qsl(parts.query)) or resource.url not in held:
+            return False
+        seeded = True
+    return seeded
 
 
 def media_only(resources: Iterable[Resource]) -> list[Resource]:

@@ -11,7 +11,10 @@ revisit of that capture (crawler.recorder). A media file larger than
 ``WIKI_MEDIA_MAX_SIZE`` is not fetched (Scrapy stops at its Content-Length) and is
 recorded as skipped, never truncated.
 
-An incremental crawl fetches the pages that changed, and with them what they load; media
+An incremental crawl fetches the pages that changed, and with them what they load, except
+the requisites the archive holds when the page names the same seeded stylesheet and
+scripts (``crawler.requisites.seeded_builds_held``): their seed changes with every
+upgrade, template switch and configuration change, and ``--full`` asks again for each. Media
 files changed without their pages changing are named by the wiki's media feed
 (``feed.php?view=media``), and their URLs are fetched again. When that feed cannot vouch
 for every change since the previous crawl, every media file held is asked again,
@@ -35,7 +38,7 @@ from crawler.dokuwiki import DETAIL, MEDIA, REQUISITE
 from crawler.feed import Feed, FeedItem
 from crawler.plan import feed_covers, mark_since
 from crawler.recorder import DISCOVER_META_KEY, FOUND_META_KEY, HELD_META_KEY
-from crawler.requisites import MediaChange, Resource, parse_media_feed
+from crawler.requisites import MediaChange, Resource, parse_media_feed, seeded_builds_held
 
 SKIPPED_STAT = "wiki/files_skipped"
 MAX_SIZE_HINT = "larger than download max size"  # Scrapy's words when it stops a download
@@ -76,10 +79,18 @@ class ResourceCrawling:
     ) -> Iterator[scrapy.Request]:
         """Requests for what the archived *response* loads and links, each URL once."""
         found: Iterable[Resource] = response.meta.get(FOUND_META_KEY, ())
+        look_held = self.incremental and self.previous is not None and seeded_builds_held(
+            found, self.previous.resources
+        )
         for resource in found:
             # Only an article's links lead on to detail pages: a detail page's own links
             # are its image's files.
             if resource.kind == DETAIL and not from_article:
+                continue
+            if look_held and resource.kind == REQUISITE and resource.url in self.previous.resources:
+                # The seeded stylesheet and scripts are the ones archived: so is what
+                # they load. --full asks for each again.
+                self.crawler.stats.inc_value("wiki/requisites_held")
                 continue
             request = self.resource_request(resource.url, resource.kind, resource.media_id)
             if request is not None:

@@ -369,3 +369,48 @@ def test_the_wacz_holds_the_requisites_and_replays_them_from_its_index(media_wik
     confirmed = [f for ts, f in lines if ts >= page_ts and f["url"] in loads]
     assert confirmed and not any(f.get("status") == "304" and f["mime"] == "warc/revisit"
                                  for _, f in lines)
+
+
+def requisite_answers(out: Path, crawl_id: str) -> dict[str, int]:
+    """URL -> HTTP status of each requisite a crawl archived (stylesheet, scripts, images
+    under lib/ other than media files and detail pages)."""
+    return {r["url"]: r["status"] for r in records(out, crawl_id)
+            if r["type"] != "request" and "/lib/" in r["url"]
+            and "fetch.php" not in r["url"] and "detail.php" not in r["url"]}
+
+
+def test_an_incremental_crawl_asks_for_requisites_again_only_when_their_seed_changed(tmp_path):
+    bed = DokuWikiBed(tmp_path / "wiki")
+    long_ago = datetime(2024, 6, 7, 3, 0, tzinfo=UTC)
+    bed.write_page("start", "====== Start ======\nSee [[notes]].\n", when=long_ago)
+    bed.write_page("notes", "====== Notes ======\nFirst words.\n", when=long_ago)
+    bed.start()
+    out = tmp_path / "out"
+    try:
+        first = crawl(bed, out)
+        # An edit as on a live wiki, which leaves the configuration alone (the bed's
+        # usual edit touches it to drop every cache); the feed's cache expired meanwhile.
+        bed.write_page("notes", "====== Notes ======\nSecond words.\n", when=datetime.now(UTC),
+                       refresh_caches=False)
+        for cached in (bed.data_dir / "cache").rglob("*.feed"):
+            cached.unlink()
+        same_look = crawl(bed, out)
+        # An admin saves the configuration: DokuWiki names its stylesheet and scripts
+        # with a new seed.
+        bed.set_template(bed.template)
+        bed.write_page("notes", "====== Notes ======\nThird words.\n", when=datetime.now(UTC))
+        new_look = crawl(bed, out)
+    finally:
+        bed.stop()
+    held = requisite_answers(out, first)
+    sheets = [url for url in held if "css.php" in url]
+    assert len(sheets) == 1 and held[sheets[0]] == 200
+    notes = [r for r in records(out, same_look) if "id=notes" in r["url"]]
+    assert notes, "the edited page was fetched"
+    assert requisite_answers(out, same_look) == {}  # the same seeded look: nothing asked
+    answered = requisite_answers(out, new_look)
+    (sheet,) = [url for url in answered if "css.php" in url]
+    assert sheet != sheets[0] and answered[sheet] == 200  # the new seed, fetched whole
+    # What the new stylesheet loads and the archive holds is confirmed, not refetched.
+    images = [url for url in answered if "/lib/images/" in url or "/images/" in url]
+    assert images and all(answered[url] == 304 for url in images if url in held)

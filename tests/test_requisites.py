@@ -8,7 +8,13 @@ external images, other sites).
 from __future__ import annotations
 
 from crawler.parse import parse_capture, parse_page, parse_resources
-from crawler.requisites import css_references, parse_media_feed, stylesheet_resources
+from crawler.requisites import (
+    Resource,
+    css_references,
+    parse_media_feed,
+    seeded_builds_held,
+    stylesheet_resources,
+)
 
 SITE = "http://wiki.test/wiki/"
 PAGE = SITE + "doku.php?id=ns:page"
@@ -97,3 +103,15 @@ def test_media_feed_items_name_the_media_changed():
     (change,) = parse_media_feed(feed)
     assert change.media_id == "ns:scan.png"
     assert change.date.isoformat() == "2022-03-01T09:00:00+00:00"
+
+
+def test_seeded_builds_held_only_when_every_seeded_build_is_held():
+    css = Resource(SITE + "lib/exe/css.php?t=dokuwiki&tseed=1", "requisite", None, "embeds")
+    js = Resource(SITE + "lib/exe/js.php?t=dokuwiki&tseed=1", "requisite", None, "embeds")
+    logo = Resource(SITE + "lib/tpl/dokuwiki/images/logo.png", "requisite", None, "embeds")
+    unseeded = Resource(SITE + "lib/exe/css.php?t=dokuwiki", "requisite", None, "embeds")
+    held = {css.url, js.url, logo.url, unseeded.url}
+    assert seeded_builds_held([css, js, logo], held)
+    assert not seeded_builds_held([css, js, logo], held - {js.url})  # a new seed
+    assert not seeded_builds_held([logo], held)  # nothing says which look it is
+    assert not seeded_builds_held([unseeded, logo], held)  # a URL with no seed vouches nothing
