@@ -70,17 +70,36 @@ def bare(urls_file: Path, concurrency: int) -> tuple[Measured, int]:
     return run, int(run.stdout.split()[-1])
 
 
-def ours(site: str, out: Path, concurrency: int) -> dict:
+def ours(site: str, out: Path, concurrency: int, code: Path = ROOT) -> dict:
+    """wikiarchive end to end, run from the checkout at *code* (the baseline's, or this)."""
     shutil.rmtree(out, ignore_errors=True)
     summary = out.parent / "summary.json"
+    options = [o for o in FAST if code == ROOT or known_option(code, o)]
     run = measure([sys.executable, "-m", "crawler.cli", "crawl", site, "--out", str(out),
-                   *FAST, "--concurrency", str(concurrency), "--summary-json", str(summary)])
+                   *options, "--concurrency", str(concurrency), "--summary-json", str(summary)],
+                  cwd=code)
     if run.returncode != 0:
         raise RuntimeError(f"crawl failed ({run.returncode}): {run.stderr[-3000:]}")
     report = json.loads(summary.read_text())
-    ready = datetime.fromisoformat(report["tables_ready_at"]).timestamp()
+    ready = report.get("tables_ready_at")  # a baseline may not say
+    after = (datetime.fromisoformat(ready).timestamp() - last_response_time(out)
+             if ready else None)
     return {"run": run, "pages": report["pages"], "requests": report["requests"],
-            "after_last": ready - last_response_time(out)}
+            "after_last": after}
+
+
+def known_option(code: Path, option: str) -> bool:
+    """Whether the checkout at *code* knows a ``--no-…`` option (a baseline from before
+    it existed fetched what it turns off only later)."""
+    return not option.startswith("--no-") or option in (code / "crawler" / "cli.py").read_text()
+
+
+def baseline_checkout(rev: str, work: Path) -> Path:
+    """A checkout of *rev* beside the run (git worktree), removed with the run's folder."""
+    target = work / "baseline"
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(target), rev], cwd=ROOT,
+                   check=True)
+    return target
 
 
 def wget(site: str, work: Path, ids: set[str]) -> dict:
@@ -110,6 +129,8 @@ def main() -> None:
     parser.add_argument("--concurrency", default="2,4")
     parser.add_argument("--rounds", type=int, default=2, help="turns of each measurement")
     parser.add_argument("--output", default=str(HERE / "RESULTS-floor.md"))
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run wikiarchive as it was at this git revision, in turns")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     started = time.perf_counter()
@@ -119,6 +140,7 @@ def main() -> None:
         log(f"generating {args.pages} pages")
         ids = generate_fast(bed, args.pages)
         site = bed.start(workers=args.workers)
+        before = baseline_checkout(args.baseline, work) if args.baseline else None
         try:
             paths = article_paths(ids)
             urls = work / "urls.txt"
@@ -126,11 +148,15 @@ def main() -> None:
             log("rendering every page once (warm caches)")
             stdlib_pass(bed, paths, 4)
             load = os.getloadavg()[0]
-            results: dict = {"bare": {}, "ours": {}}
+            results: dict = {"bare": {}, "ours": {}, "before": {}}
             for level in levels:
                 for turn in range(args.rounds):
                     log(f"c={level}, turn {turn + 1}: bare Scrapy")
                     results["bare"].setdefault(level, []).append(bare(urls, level))
+                    if before is not None:
+                        log(f"c={level}, turn {turn + 1}: wikiarchive at {args.baseline}")
+                        results["before"].setdefault(level, []).append(
+                            ours(site, work / "out-before", level, code=before))
                     log(f"c={level}, turn {turn + 1}: wikiarchive crawl")
                     results["ours"].setdefault(level, []).append(
                         ours(site, work / "out", level))
@@ -141,6 +167,8 @@ def main() -> None:
             results["load"] = (load, os.getloadavg()[0])
         finally:
             bed.stop()
+            if before is not None:
+                subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT)
     results["n"] = len(ids)
     results["minutes"] = (time.perf_counter() - started) / 60
     text = render(results, args)
@@ -150,6 +178,18 @@ def main() -> None:
 
 def best(runs: list, key) -> object:
     return min(runs, key=key)
+
+
+def crawl_line(name: str, runs: list, level: int, floor: float, n: int, *, bold: bool) -> str:
+    mine = best(runs, key=lambda r: r["run"].seconds)
+    rate = mine["pages"] / mine["run"].seconds
+    b = "**" if bold else ""
+    after = mine["after_last"]
+    ready = "–" if after is None else f"{after:.2f} s ({after / n * 1000:.2f} s per 1,000 pages)"
+    return (f"| {name} | {level} | {mine['run'].seconds:.1f} | {mine['pages']} | "
+            f"{b}{rate:.0f}{b} | {b}{rate / floor:.2f}x{b} | "
+            f"{mine['run'].cpu / mine['pages'] * 1000:.1f} | {mine['run'].maxrss_mb:.0f} | "
+            f"{ready} |")
 
 
 def render(R: dict, args: argparse.Namespace) -> str:
@@ -177,13 +217,11 @@ def render(R: dict, args: argparse.Namespace) -> str:
         L.append(f"| bare Scrapy spider (the floor) | {level} | {run.seconds:.1f} | {count} | "
                  f"{floor:.0f} | 1.00x | {run.cpu / count * 1000:.1f} | "
                  f"{run.maxrss_mb:.0f} | – |")
-        mine = best(R["ours"][level], key=lambda r: r["run"].seconds)
-        rate = mine["pages"] / mine["run"].seconds
-        L.append(f"| **wikiarchive crawl, end to end** | {level} | {mine['run'].seconds:.1f} | "
-                 f"{mine['pages']} | **{rate:.0f}** | **{rate / floor:.2f}x** | "
-                 f"{mine['run'].cpu / mine['pages'] * 1000:.1f} | "
-                 f"{mine['run'].maxrss_mb:.0f} | {mine['after_last']:.2f} s "
-                 f"({mine['after_last'] / n * 1000:.2f} s per 1,000 pages) |")
+        if R["before"]:
+            L.append(crawl_line(f"wikiarchive at {args.baseline} (before)",
+                                R["before"][level], level, floor, n, bold=False))
+        L.append(crawl_line("**wikiarchive crawl, end to end**", R["ours"][level], level,
+                            floor, n, bold=True))
     w = R["wget"]
     wrate = w["pages"] / w["run"].seconds
     L.append(f"| wget --recursive --warc-file (reject list) | 1 | {w['run'].seconds:.1f} | "
