@@ -200,7 +200,8 @@ def render(R: dict, args: argparse.Namespace) -> str:
         f"# wikiarchive against the engine's floor ({n} pages)",
         "",
         f"Produced by `python benchmarks/floor.py --pages {args.pages} --workers "
-        f"{args.workers} --concurrency {args.concurrency}` at {head} in "
+        f"{args.workers} --concurrency {args.concurrency}"
+        f"{' --baseline ' + args.baseline if args.baseline else ''}` at {head} in "
         f"{R['minutes']:.1f} min: {os.cpu_count()} cores, DokuWiki (Debian) under `php -S` "
         f"with {args.workers} workers on 127.0.0.1, warm caches. Each measurement ran "
         f"{args.rounds} times in turns; the best wall time of each is shown. Load average "
