@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from corpus_expect import expected_by_id, orphan_pages
 from helpers import FAST, corpus_wiki, warcio_check, wikiarchive
-from wikibed import http_get
+from wikibed import DokuWikiBed, http_get
 
 DAY_FIRST = "%d/%m/%Y %H:%M"
 ROBOTS = "User-agent: *\nDisallow: /wiki/doku.php?id=oncology:\n"
@@ -105,3 +105,25 @@ def _quoted(page_id: str) -> str:
     from urllib.parse import quote
 
     return quote(page_id, safe=":")
+
+
+def test_a_wiki_never_indexed_says_its_sitemap_is_empty(tmp_path):
+    """DokuWiki lists in its sitemap the pages of its search index, which its task runner
+    fills as pages are viewed (and a crawl never runs it): before that, it lists none."""
+    bed = DokuWikiBed(tmp_path / "wiki")
+    when = datetime(2024, 6, 7, 3, 0)
+    bed.write_page("start", "====== Start ======\nSee [[notes]].\n", when=when)
+    bed.write_page("notes", "====== Notes ======\nWords.\n", when=when)
+    bed.start()
+    try:
+        pages, result = crawl(bed.base_url, tmp_path / "out", "--discovery", "links,sitemap")
+        assert set(pages.page_id) == {"start", "notes"}  # found by their links
+        assert "The wiki's sitemap lists no page" in result.stderr
+        assert "found no wiki page" not in result.stderr
+        bed.reindex()
+        bed.refresh_caches()
+        pages, result = crawl(bed.base_url, tmp_path / "again", "--discovery", "sitemap")
+        assert set(pages.page_id) == {"start", "notes"}  # the sitemap lists both now
+        assert "sitemap lists no page" not in result.stderr
+    finally:
+        bed.stop()

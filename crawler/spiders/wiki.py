@@ -652,6 +652,13 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
         for means in sorted(self.discovery):
             if read.get(means) and not stats.get_value(DISCOVERY_STATS[means], 0):
                 stats.set_value(f"wiki/discovery_empty/{means}", True)
+                if means == "sitemap":
+                    # DokuWiki lists the pages of its search index, which its task runner
+                    # fills as pages are viewed: a wiki never indexed has an empty sitemap.
+                    self.logger.warning(
+                        "The wiki's sitemap lists no page (DokuWiki builds it from its "
+                        "search index): pages are found by the other means")
+                    continue
                 self.logger.warning(
                     "Page discovery by %s found no wiki page although the pages it read had "
                     "links: this wiki's template may write them differently (pages are still "
