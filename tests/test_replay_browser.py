@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from cdp import Browser
-from helpers import WHOLE, wikiarchive
+from helpers import WHOLE, wait_for_fresh_caches, wikiarchive
 from media_corpus import MISSING_MEDIA, load
 from PIL import Image, ImageChops
 from test_replay import Wayback
@@ -82,6 +82,7 @@ def replayed(tmp_path_factory):
     out = tmp_path_factory.mktemp("replay-media") / "out"
     server = Wayback(tmp_path_factory.mktemp("pywb-media"))
     try:
+        wait_for_fresh_caches(bed)  # the second crawl's files come back as 304s
         for options in ((), ("--full",)):
             result = wikiarchive("crawl", bed.base_url, "--out", str(out), *WHOLE, *options)
             assert result.returncode == 0, result.stderr[-3000:]
