@@ -559,12 +559,14 @@ class DokuWikiBed:
     def caches_fresh_from(self) -> float:
         """Clock time from which a page or feed that DokuWiki caches stays cached.
 
-        Every offline edit dates conf/local.php one second ahead (``_invalidate``), and
+        Every offline edit dates conf/local.php one second ahead (``_invalidate``; the bed
+        writes it when set up too), and
         DokuWiki takes a cache as stale while its whole-second mtime is not past every
         file it depends on (``<=``): whatever it caches before the second after that
         stamp is built again on the next request.
         """
-        return math.floor(self._last_conf_touch) + 1.0
+        written = (self.conf_dir / "local.php").stat().st_mtime  # as set up, or edited
+        return math.floor(max(self._last_conf_touch, written)) + 1.0
 
     @property
     def running(self) -> bool:
