@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from wikigen import DokuWikiBed, generate
+from wikigen import DokuWikiBed, edit_sample, generate
 
 HERE = Path(__file__).resolve().parent
 FAST = ["--delay", "0", "--concurrency", "2", "-s", "AUTOTHROTTLE_ENABLED=False",
@@ -54,16 +52,8 @@ def main() -> None:
             out = Path(tmp) / "out"
             full = crawl(site, out)
             time.sleep(1.1)
-            edited = random.Random(11).sample(ids[1:], max(1, int(len(ids) * args.edited)))
-            now = datetime.now(UTC)
-            for page_id in edited:
-                text = bed.page_path(page_id).read_text(encoding="utf-8")
-                # As an edit on a live wiki: the configuration is left alone (so the
-                # stylesheet keeps its seed), and the feed's cache has expired.
-                bed.write_page(page_id, text + "\nEdited for the benchmark.\n", when=now,
-                               refresh_caches=False)
-            for cached in (bed.data_dir / "cache").rglob("*.feed"):
-                cached.unlink()
+            edited = edit_sample(bed, ids, args.edited)
+            bed.expire_feed_caches()  # as a crawl a day later finds it
             time.sleep(1.1)
             incremental = crawl(site, out)
             time.sleep(1.1)

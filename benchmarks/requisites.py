@@ -35,7 +35,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 from warcio.archiveiterator import ArchiveIterator
-from wikigen import DokuWikiBed, generate
+from wikigen import DokuWikiBed, edit_sample, generate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -167,12 +167,7 @@ def main() -> None:
             out = Path(tmp) / "out"
             full_id, full_s = crawl(site, out)
             time.sleep(1.1)
-            edited = random.Random(11).sample(ids[1:], max(1, int(len(ids) * args.edited)))
-            now = datetime.now(UTC)
-            for page_id in edited:
-                text = bed.page_path(page_id).read_text(encoding="utf-8")
-                bed.write_page(page_id, text + "\nEdited for the benchmark.\n", when=now,
-                               refresh_caches=False)
+            edited = edit_sample(bed, ids, args.edited)
             time.sleep(1.1)
             inc_id, inc_s = crawl(site, out)
             again_id, again_s = crawl(site, out, "--full")

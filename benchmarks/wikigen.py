@@ -84,3 +84,16 @@ def generate(bed: DokuWikiBed, n: int, seed: int = 7) -> list[str]:
     bed.write_page("start", text + "\n", when=dates[-1] + timedelta(minutes=1))
     bed.reindex()
     return ["start", *ids]
+
+
+def edit_sample(bed: DokuWikiBed, ids: list[str], fraction: float, seed: int = 11) -> list[str]:
+    """Append a line to a random *fraction* of the pages (never the start page), dated now,
+    as an edit on a live wiki: the configuration is left alone, so the stylesheet keeps
+    its seed and the feed and sitemap caches stay. The pages edited."""
+    edited = random.Random(seed).sample(ids[1:], max(1, int(len(ids) * fraction)))
+    now = datetime.now(UTC)
+    for page_id in edited:
+        text = bed.page_path(page_id).read_text(encoding="utf-8")
+        bed.write_page(page_id, text + "\nEdited for the benchmark.\n", when=now,
+                       refresh_caches=False)
+    return edited

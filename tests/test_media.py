@@ -396,8 +396,7 @@ def test_an_incremental_crawl_asks_for_requisites_again_only_when_their_seed_cha
         # usual edit touches it to drop every cache); the feed's cache expired meanwhile.
         bed.write_page("notes", "====== Notes ======\nSecond words.\n", when=datetime.now(UTC),
                        refresh_caches=False)
-        for cached in (bed.data_dir / "cache").rglob("*.feed"):
-            cached.unlink()
+        bed.expire_feed_caches()
         same_look = crawl(bed, out)
         # An admin saves the configuration: DokuWiki names its stylesheet and scripts
         # with a new seed.

@@ -702,6 +702,12 @@ class DokuWikiBed:
         if caches:
             self.refresh_caches()
 
+    def expire_feed_caches(self) -> None:
+        """Drop the cached feeds alone, as their ``rss_update`` age passing would: the
+        configuration, and so the stylesheet's seed, stay as they are."""
+        for cached in (self.data_dir / "cache").rglob("*.feed"):
+            cached.unlink()
+
     def refresh_caches(self) -> None:
         """Make DokuWiki drop its cached pages, feeds and sitemap, as a config change does."""
         (self.data_dir / "cache" / "sitemap.xml.gz").unlink(missing_ok=True)
