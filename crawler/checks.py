@@ -26,6 +26,7 @@ NUMBERS = {
     "WIKI_RECENT_DAYS": "getfloat",
     "WIKI_CHANGE_MARGIN": "getfloat",
     "WIKI_SITEMAP_MAXSIZE": "getint",
+    "WIKI_FRONTIER_BATCH": "getint",
     "WIKI_MEDIA_MAX_SIZE": "getint",
     "WIKI_PROGRESS_INTERVAL": "getfloat",
     "WIKI_RETRY_BACKOFF": "getfloat",
@@ -50,6 +51,8 @@ def settings_problems(settings: BaseSettings) -> list[str]:
             continue
         if value < 0:
             problems.append(f"{name}={value} is negative")
+    if not problems and settings.getint("WIKI_FRONTIER_BATCH") < 1:
+        problems.append("WIKI_FRONTIER_BATCH must be at least 1: no page would ever be asked for")
     if not settings.getbool("WARC_ENABLED"):
         problems.append("WARC_ENABLED=False: the WARC files are the archive; it cannot be off")
     if settings.get("WARC_DIR"):

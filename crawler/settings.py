@@ -76,6 +76,8 @@ WIKI_PROGRESS_INTERVAL = 60  # seconds between progress log lines
 WIKI_EXCEL_SAFE = False  # CSV cells starting with = + - @ get a leading ' (Parquet unchanged)
 WIKI_SCOPE_ENABLED = True  # drop requests outside the wiki and its allowed views
 WIKI_SITEMAP_MAXSIZE = 50 * 1024 * 1024  # decompressed bytes
+# Pages found wait as ids (crawler.frontier); Scrapy gets this many whenever it runs dry.
+WIKI_FRONTIER_BATCH = 64
 WIKI_HISTORY = False  # also every page's revision list and old revisions (--history)
 WIKI_SOURCE = False  # also every page's markup, do=export_raw (--source)
 # Logging in (crawler.login): off unless a user is named. The password is never a setting.

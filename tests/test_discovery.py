@@ -6,14 +6,20 @@ day-first date format and a robots.txt that shuts out one namespace.
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from corpus_expect import expected_by_id, orphan_pages
 from helpers import FAST, corpus_wiki, warcio_check, wikiarchive
 from wikibed import DokuWikiBed, http_get
+
+from crawler.settings import EXTENSIONS
 
 DAY_FIRST = "%d/%m/%Y %H:%M"
 ROBOTS = "User-agent: *\nDisallow: /wiki/doku.php?id=oncology:\n"
@@ -127,3 +133,32 @@ def test_a_wiki_never_indexed_says_its_sitemap_is_empty(tmp_path):
         assert "sitemap lists no page" not in result.stderr
     finally:
         bed.stop()
+
+
+def test_a_sitemap_naming_every_page_hands_scrapy_a_batch_at_a_time(wiki, tmp_path, expected):
+    """Pages found wait in the frontier as ids: Scrapy's scheduler never holds more than
+    a batch of them (plus the discovery requests), however many the sitemap names."""
+    watch = tmp_path / "pending.txt"
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "crawl", wiki.base_url, "--out",
+         str(tmp_path / "out"), *FAST, "--discovery", "sitemap",
+         "-s", "WIKI_FRONTIER_BATCH=2",
+         "-s", "EXTENSIONS=" + json.dumps({**EXTENSIONS, "pending_watch.PendingWatch": 0}),
+         "-s", f"PENDING_WATCH_FILE={watch}"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    pages = pd.read_parquet(tmp_path / "out" / "tables" / "pages.parquet")
+    assert set(pages.page_id) == set(expected)
+    assert len(expected) > 10
+    # The batch of 2, the sitemap and feed requests, the probe's follow-ups.
+    assert int(watch.read_text()) <= 5
+
+
+def test_a_frontier_batch_of_zero_is_refused(wiki, tmp_path):
+    result = wikiarchive("crawl", wiki.base_url, "--out", str(tmp_path), *FAST,
+                         "-s", "WIKI_FRONTIER_BATCH=0")
+    assert result.returncode == 2
+    assert "WIKI_FRONTIER_BATCH must be at least 1" in result.stderr
+    assert "Traceback" not in result.stderr

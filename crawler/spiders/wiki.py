@@ -37,6 +37,7 @@ from crawler.dokuwiki import (
     source_url,
 )
 from crawler.feed import Feed, parse_feed
+from crawler.frontier import Frontier
 from crawler.login import LoginError, LoginMiddleware
 from crawler.outcome import (
     FAILED,
@@ -142,6 +143,7 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
         for name in CALLBACKS:
             setattr(self, name, getattr(self, name))
         self.planned = False
+        self.frontier = Frontier(defaults.WIKI_FRONTIER_BATCH)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WikiSpider:
@@ -164,7 +166,9 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
         spider.login_user = settings.get("WIKI_LOGIN_USER") or None
         spider.login_method = settings.get("WIKI_LOGIN_METHOD") if spider.login_user else None
         spider._resource_settings(settings)
+        spider.frontier = Frontier(settings.getint("WIKI_FRONTIER_BATCH"))
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider.scheduler_empty, signal=signals.scheduler_empty)
         return spider
 
     @property
@@ -255,7 +259,7 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
         for page_id in targets:
             # An incremental crawl follows links only to pages it has never seen.
             if page_id not in known:
-                yield from self._follow(page_id)
+                self._follow(page_id)
 
     def _denial(self, response: Response) -> Denial | None:
         """DokuWiki's refusal, as the recorder found it on its way into the catalog."""
@@ -340,7 +344,7 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
                 continue  # a capture of the page holds it
             if rev.current:
                 # The current revision is the page itself; fetched unless held already.
-                yield from self._follow(page_id)
+                self._follow(page_id)
                 continue
             yield self._extra(
                 revision_url(self.site, page_id, rev.revision), page_id,
@@ -362,6 +366,9 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
 
     def parse_archived(self, response: Response) -> None:
         """An old revision or a page's markup: archived and ingested, nothing to follow."""
+
+    def _first_revision_list(self, page_id: str) -> Iterator[scrapy.Request]:
+        return self._revision_list(page_id, 0)
 
     def _revision_list(self, page_id: str, first: int) -> Iterator[scrapy.Request]:
         if (page_id, first) in self.lists:
@@ -388,12 +395,12 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
                 self.listing.update(page_ids)
         else:
             for page_id in page_ids:
-                yield from self._follow(page_id)
+                self._follow(page_id)
         for namespace in namespaces:
             if namespace not in self.namespaces:
                 yield self._index_request(namespace)
 
-    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+    def parse_sitemap(self, response: Response) -> None:
         if response.status == 304:
             return  # unchanged since the previous crawl, which acted on it
         if response.status != 200:
@@ -413,7 +420,7 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
             self.sitemap = {entry.page_id: entry.lastmod for entry in entries}
             return
         for entry in entries:
-            yield from self._follow(entry.page_id)
+            self._follow(entry.page_id)
 
     def parse_feed(self, response: Response) -> None:
         if response.status == 304:
@@ -472,12 +479,28 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
         return []
 
     @guarded
+    def scheduler_empty(self) -> None:
+        """Scrapy has nothing left to send: the next pages from the frontier."""
+        if not self.fatal:
+            self._release()
+
+    def _release(self) -> bool:
+        """Hand Scrapy the next batch of the frontier; False when it was empty."""
+        released = False
+        for request in self.frontier.release():
+            self.crawler.engine.crawl(request)
+            released = True
+        return released
+
+    @guarded
     def spider_idle(self) -> None:
-        """Discovery is over: say what found nothing, and plan what else to fetch, once;
-        then (history) the revision lists of pages not fetched whose history is not
-        archived yet."""
+        """Discovery is over (the frontier is empty): say what found nothing, and plan
+        what else to fetch, once; then (history) the revision lists of pages not fetched
+        whose history is not archived yet."""
         if self.fatal:
             return
+        if self._release():
+            raise DontCloseSpider
         if not self.planned:
             self.planned = True
             self._warn_empty_discovery()
@@ -485,11 +508,9 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
             self._schedule(self._planned_pages())
         if self.history and not self.history_planned:
             self.history_planned = True
-            requests = [r for page_id in sorted(self._history_to_read())
-                        for r in self._revision_list(page_id, 0)]
-            for request in requests:
-                self.crawler.engine.crawl(request)
-            if requests:
+            for page_id in sorted(self._history_to_read()):
+                self.frontier.add(self._first_revision_list, page_id)
+            if self._release():
                 raise DontCloseSpider
 
     def _history_to_read(self) -> set[str]:
@@ -530,10 +551,9 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
         return plan.fetch
 
     def _schedule(self, page_ids: frozenset[str]) -> None:
-        requests = [r for page_id in sorted(page_ids) for r in self._follow(page_id)]
-        for request in requests:
-            self.crawler.engine.crawl(request)
-        if requests:
+        for page_id in sorted(page_ids):
+            self._follow(page_id)
+        if self._release():
             raise DontCloseSpider
 
     def crawl_summary(self, reason: str) -> dict[str, Any]:
@@ -571,12 +591,14 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
 
     # ---- requests
 
-    def _follow(self, page_id: str) -> Iterator[scrapy.Request]:
+    def _follow(self, page_id: str) -> None:
+        """Queue an article in the frontier, once per crawl."""
         if page_id and page_id not in self.scheduled:
             if self.max_pages and len(self.scheduled) >= self.max_pages:
                 self.crawler.stats.inc_value("wiki/pages_over_limit")
                 return
-            yield self._article(page_id)
+            self.scheduled.add(page_id)
+            self.frontier.add(self._article, page_id)
 
     def _article(self, page_id: str, *, probe: bool = False) -> scrapy.Request:
         self.scheduled.add(page_id)
