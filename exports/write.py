@@ -19,14 +19,16 @@ import pyarrow.parquet as pq
 
 # Rows held before a batch is written (and one Parquet row group per batch): few for
 # tables whose rows carry a whole article (a batch is held three times: rows, Arrow,
-# CSV text), so memory stays low and flat in N; many for the narrow ones, so readers
-# do not face hundreds of tiny row groups.
+# CSV text), so memory stays low and flat in N; more for the narrow ones, so readers
+# do not face hundreds of tiny row groups (a footnote's text is long enough that 10,000
+# of them held three times cost 20-30 MB).
 BATCH_ROWS = 100
-NARROW_BATCH_ROWS = 10_000
+NARROW_BATCH_ROWS = 2_000
 WIDE_COLUMNS = {"body_text", "markup"}
 # pyarrow's default pool (mimalloc) keeps what a written batch freed; the system
 # allocator hands it back, which keeps the export's peak memory lower. Passed to each
-# writer and array, never set process-wide.
+# writer and array; Arrow's C++ code (the Parquet writer's own buffers) takes its default
+# from ARROW_DEFAULT_MEMORY_POOL, which the command line sets before Arrow loads.
 POOL = pa.system_memory_pool()
 
 

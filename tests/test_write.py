@@ -62,9 +62,9 @@ def test_csv_reads_back_as_the_parquet(tmp_path):
 
 
 def test_batches_become_row_groups(tmp_path):
-    many = [dict(ROWS[0], n=i) for i in range(25_000)]
+    many = [dict(ROWS[0], n=i) for i in range(5_000)]
     write(tmp_path, many)
     parquet = pq.ParquetFile(tmp_path / "t.parquet")
-    assert parquet.metadata.num_rows == 25_000
-    assert parquet.metadata.num_row_groups == 3  # narrow rows: 10,000 a group
-    assert pq.read_table(tmp_path / "t.parquet").column("n").to_pylist() == list(range(25_000))
+    assert parquet.metadata.num_rows == 5_000
+    assert parquet.metadata.num_row_groups == 3  # narrow rows: 2,000 a group
+    assert pq.read_table(tmp_path / "t.parquet").column("n").to_pylist() == list(range(5_000))
