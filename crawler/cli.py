@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import sqlite3
 import sys
@@ -16,11 +15,8 @@ from urllib.parse import urlsplit
 
 import click
 
-# Arrow's C++ default allocator (mimalloc) keeps what the table writers free, about 20 MB
-# per run; the system allocator hands it back. Read once, when Arrow loads (later, lazily).
-os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-
 from crawler import settings as defaults
+from crawler.allocators import tune_allocators
 from crawler.dates import parse_wiki_date
 from crawler.dokuwiki import site_root
 from crawler.exits import EXIT_BUSY, EXIT_FAILED, EXIT_USAGE
@@ -127,6 +123,7 @@ class Run:
 @click.version_option(package_name="wikiarchive")
 def main() -> None:
     """Archive a DokuWiki into WARC files and CSV/Parquet tables."""
+    tune_allocators()
 
 
 @main.command()
