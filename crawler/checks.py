@@ -8,6 +8,8 @@ error, not a silent gap in the archive.
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 
@@ -51,8 +53,11 @@ def settings_problems(settings: BaseSettings) -> list[str]:
             continue
         if value < 0:
             problems.append(f"{name}={value} is negative")
-    if not problems and settings.getint("WIKI_FRONTIER_BATCH") < 1:
-        problems.append("WIKI_FRONTIER_BATCH must be at least 1: no page would ever be asked for")
+    with suppress(TypeError, ValueError):  # not a number: said above
+        if settings.getint("WIKI_FRONTIER_BATCH") == 0:  # negative: said above
+            problems.append(
+                "WIKI_FRONTIER_BATCH must be at least 1: no page would ever be asked for"
+            )
     if not settings.getbool("WARC_ENABLED"):
         problems.append("WARC_ENABLED=False: the WARC files are the archive; it cannot be off")
     if settings.get("WARC_DIR"):
