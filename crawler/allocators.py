@@ -19,7 +19,10 @@ TRIM_THRESHOLD = 1024 * 1024  # fixed; glibc starts at 128 KB
 def tune_allocators() -> None:
     """Fix glibc's trim threshold (not glibc: nothing), and make the system allocator
     Arrow's default pool unless Arrow is loaded already or the user chose another."""
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    try:
+        mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    except (OSError, TypeError):  # no C library to open this way (Windows)
+        mallopt = None
     if mallopt is not None:
         mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     if "pyarrow" not in sys.modules:  # Arrow reads it once, when it loads
