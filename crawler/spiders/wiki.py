@@ -14,6 +14,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -367,9 +368,6 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
     def parse_archived(self, response: Response) -> None:
         """An old revision or a page's markup: archived and ingested, nothing to follow."""
 
-    def _first_revision_list(self, page_id: str) -> Iterator[scrapy.Request]:
-        return self._revision_list(page_id, 0)
-
     def _revision_list(self, page_id: str, first: int) -> Iterator[scrapy.Request]:
         if (page_id, first) in self.lists:
             return
@@ -508,8 +506,9 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
             self._schedule(self._planned_pages())
         if self.history and not self.history_planned:
             self.history_planned = True
+            first_screen = partial(self._revision_list, first=0)
             for page_id in sorted(self._history_to_read()):
-                self.frontier.add(self._first_revision_list, page_id)
+                self.frontier.add(first_screen, page_id)
             if self._release():
                 raise DontCloseSpider
 
