@@ -22,6 +22,7 @@ import time
 import zipfile
 from collections import Counter
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -228,11 +229,20 @@ def test_a_media_file_changed_without_its_page_is_fetched_again_and_said(media_w
 
 
 def test_a_recrawl_of_an_unchanged_wiki_fetches_no_file_body_again(media_wiki):
-    out, (_, _, third) = media_wiki["out"], media_wiki["crawls"]
+    out, (first, _, third) = media_wiki["out"], media_wiki["crawls"]
     found = records(out, third)
     answers = [r for r in found if r["type"] != "request" and "lib/" in r["url"]]
-    bodies = [r["url"] for r in answers
-              if r["status"] == 200 and "detail.php" not in r["url"]]
+    # Article pages and image detail pages name the stylesheet with different seeds, and
+    # both URLs share one DokuWiki cache: when the first crawl's two requests straddle
+    # DokuWiki's rebuild of it, the URL captured first holds the older build, and the
+    # recrawl rightly gets the rebuild, which must be the one the first crawl last saw.
+    built = {r["http"].get_header("Last-Modified") for r in records(out, first)
+             if r["type"] != "request" and "css.php" in r["url"]}
+    rebuilt = [r for r in answers if r["status"] == 200 and "css.php" in r["url"]
+               and len(built) > 1
+               and r["http"].get_header("Last-Modified") == max(built, key=parsedate_to_datetime)]
+    bodies = [r["url"] for r in answers if r["status"] == 200
+              and "detail.php" not in r["url"] and r not in rebuilt]
     assert answers and not bodies, bodies[:5]
     # The stylesheet answered 304 too, and what it loads was still asked for (from the
     # stylesheet the 304 confirmed).
