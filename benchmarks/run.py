@@ -44,6 +44,7 @@ ROOT = HERE.parent
 PROFILES = HERE / "profiles"
 DUMPER_VENV = Path("/tmp/wikiarchive-bench-dokuwikidumper")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MISSING_MARK = b"This topic does not exist yet"
 # Any stray outbound call of a tool under test fails at once on this closed local port.
 NO_OUTSIDE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
@@ -67,6 +68,8 @@ def log(message: str) -> None:
 class Measured:
     seconds: float
     cpu: float  # user + system seconds of the process (and children it waited for)
+    # Peak RSS: of the command's processes together (a crawl's archivist beside Scrapy),
+    # sampled every 20 ms, or of its largest process (wait4), whichever is larger.
     maxrss_mb: float
     returncode: int
     stdout: str
@@ -87,6 +90,20 @@ def proc_cpu_rss(pid: int) -> tuple[float, float] | None:
     return cpu, (int(hwm.group(1)) / 1024 if hwm else 0.0)
 
 
+def tree_rss_mb(pid: int) -> float:
+    """Resident size of a process and its descendants now, from /proc."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * PAGE_SIZE
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue  # ended meanwhile
+        pending += [int(child) for child in children]
+    return total / (1024 * 1024)
+
+
 def measure(cmd: list[str], *, cwd: Path = ROOT, env: dict | None = None,
             timeout: float | None = None, watch=None) -> Measured:
     """Run cmd in its own process group; wall time, CPU and peak RSS from wait4().
@@ -101,10 +118,12 @@ def measure(cmd: list[str], *, cwd: Path = ROOT, env: dict | None = None,
                             stdout=out, stderr=err, start_new_session=True)
     marks: dict = {}
     timed_out = False
+    tree_peak = 0.0
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
+        tree_peak = max(tree_peak, tree_rss_mb(proc.pid))
         elapsed = time.perf_counter() - started
         if watch is not None:
             watch(proc.pid, elapsed, marks)
@@ -116,7 +135,8 @@ def measure(cmd: list[str], *, cwd: Path = ROOT, env: dict | None = None,
     proc.returncode = os.waitstatus_to_exitcode(status)
     out.seek(0)
     err.seek(0)
-    return Measured(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+    maxrss = max(usage.ru_maxrss / 1024, tree_peak)
+    return Measured(seconds, usage.ru_utime + usage.ru_stime, maxrss,
                     proc.returncode, out.read().decode(errors="replace"),
                     err.read().decode(errors="replace"), timed_out, marks)
 

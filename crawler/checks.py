@@ -18,6 +18,7 @@ from crawler.login import LoginError, read_credentials
 
 RECORDER = "crawler.recorder.WarcRecorderMiddleware"
 LIFECYCLE = "crawler.lifecycle.ArchiveLifecycle"
+HOST_SHARE = "crawler.transfers.HostShareMiddleware"
 LOGIN = "crawler.login.LoginMiddleware"
 
 
@@ -79,6 +80,11 @@ def settings_problems(settings: BaseSettings) -> list[str]:
         problems.append(f"{RECORDER} is disabled: nothing would be archived")
     if settings.getwithbase("EXTENSIONS").get(LIFECYCLE) is None:
         problems.append(f"{LIFECYCLE} is disabled: nothing would be recorded or published")
+    if settings.getwithbase("DOWNLOADER_MIDDLEWARES").get(HOST_SHARE) is None:
+        problems.append(
+            f"{HOST_SHARE} is disabled: the wiki could see more requests at once than "
+            "CONCURRENT_REQUESTS_PER_DOMAIN"
+        )
     problems += _login_problems(settings)
     for scheme in ("http", "https"):
         handler = settings.getwithbase("DOWNLOAD_HANDLERS").get(scheme)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from crawler import archivist
 from crawler import settings as defaults
 from crawler.allocators import tune_allocators
 from crawler.dates import parse_wiki_date
@@ -144,7 +145,7 @@ def main() -> None:
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
-    help="Requests in flight at once (default 1).",
+    help="Requests in flight to the wiki at once (default 1).",
 )
 @click.option(
     "--max-pages",
@@ -443,7 +444,7 @@ def crawl_settings(site: str, out_dir: Path, **options: Any) -> dict[str, Any]:
         settings["DOWNLOAD_DELAY"] = options["delay"]
         settings["AUTOTHROTTLE_START_DELAY"] = options["delay"]
     if options["concurrency"] is not None:
-        settings["CONCURRENT_REQUESTS"] = options["concurrency"]
+        settings["CONCURRENT_REQUESTS"] = options["concurrency"] + archivist.ARCHIVING_ROOM
         settings["CONCURRENT_REQUESTS_PER_DOMAIN"] = options["concurrency"]
         settings["AUTOTHROTTLE_TARGET_CONCURRENCY"] = float(options["concurrency"])
     for item in options["overrides"]:

@@ -2,9 +2,12 @@
 
 It sits next to the downloader (priority 950, beside HttpCacheMiddleware at 900)
 so it sees each response before decompression, redirects and retries: bodies
-as received, 3xx and error responses included. Each response is written, then handed
-to the catalog's ingest (archive.ingest) as the record a rebuild would read back, so
-the per-page work is done as pages arrive and the crawl is in the catalog when it ends.
+as received, 3xx and error responses included. Each exchange goes to the archivist
+(crawler.archivist), a second process that writes it and hands it to the catalog's
+ingest (archive.ingest) as the record a rebuild would read back; the response waits
+for its answer (the parsed page, what it loads) while Scrapy downloads others. So the
+per-page work is done as pages arrive, beside Scrapy's, and the crawl is in the
+catalog when it ends.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import logging
 import sqlite3
 from datetime import timedelta
 from importlib.metadata import version
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +25,15 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
-from warcio.timeutils import iso_date_to_datetime
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.python.threadpool import ThreadPool
 
-from archive.catalog import Catalog
-from archive.ingest import CrawlIngest
 from archive.layout import Layout
 from archive.media import Held
-from archive.reader import ArchivedResponse, decoded_payload, http_fields, parse_http_head
 from archive.redact import REQUEST_HEADERS, SESSION_HEADERS, redact_message
-from archive.writer import Exchange, RotatingWarcWriter, Stored, utc_now
+from archive.writer import Exchange, utc_now
 from crawler.access import Denial
+from crawler.archivist import Archived, Archivist, Setup
 from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
 from crawler.handler import RAW_META_KEY
 from crawler.lifecycle import INGESTED_STAT
@@ -53,8 +54,8 @@ HELD_META_KEY = "wiki_held"
 
 
 class WarcRecorderMiddleware:
-    """Writes each exchange to the WARC files and hands the response to the catalog's
-    ingest at once, so the crawl's pages are parsed and recorded as they arrive."""
+    """Has each exchange written to the WARC files and ingested by the archivist, so
+    the crawl's pages are parsed and recorded as they arrive."""
 
     def __init__(
         self,
@@ -75,9 +76,10 @@ class WarcRecorderMiddleware:
         self.date_format = date_format
         self.login_user = login_user
         self.login_method = login_method if login_user else None
-        self.writer: RotatingWarcWriter | None = None
-        self.catalog: Catalog | None = None
-        self.ingest: CrawlIngest | None = None
+        self.archivist: Archivist | None = None
+        self.pool: ThreadPool | None = None  # the thread that waits on the archivist
+        self.spider: Spider | None = None
+        self._info_key: tuple = ()
         self.site = ""
         self.storage_error: str | None = None
 
@@ -104,40 +106,30 @@ class WarcRecorderMiddleware:
         if fatal_message(self.crawler) is not None:
             return  # refused before it began (busy folder, bad settings): write nothing
         self.site = spider.site
-        # The warcinfo names the site and crawl id, which the spider knows.
-        self.writer = RotatingWarcWriter(
-            self.layout.warc,
+        self.spider = spider
+        setup = Setup(
+            out_dir=str(self.layout.root),
             prefix=self.prefix,
-            info=lambda: warcinfo_fields(
-                self.crawler.settings, spider, self.stats, self.login_user, self.login_method
-            ),
             max_size=self.max_size,
-        )
-        try:
-            self.catalog = Catalog(self.layout.catalog)
-            self.ingest = self._begin_ingest(spider)
-        except (OSError, sqlite3.Error) as exc:
-            if self.catalog is not None:
-                self.catalog.close()
-                self.catalog = None
-            self._stop_on_storage_error(exc)
-
-    def _begin_ingest(self, spider: Spider) -> CrawlIngest:
-        return CrawlIngest(
-            self.catalog,
-            self.layout.warc,
             crawl_id=spider.crawl_id,
             site=spider.site,
             mode=spider.mode,
             started_at=spider.started_at.isoformat(),
             date_format=self.date_format,
-            login=self.login_user,
+            login_user=self.login_user,
             login_method=self.login_method,
         )
+        self._info_key = self._delay()
+        self.archivist = Archivist(setup, self._warcinfo())
+        # One thread waits on the archivist, so the reactor never does.
+        self.pool = ThreadPool(1, 1, name="wikiarchive-archivist")
+        self.pool.start()
 
-    def process_response(self, request: Request, response: Response, spider: Spider = None):
+    async def process_response(
+        self, request: Request, response: Response, spider: Spider = None
+    ) -> Response:
         raw = request.meta.pop(RAW_META_KEY, None)
-        if self.writer is None or self.ingest is None:
+        if self.archivist is None:
             raise IgnoreRequest("not archived: the crawl was refused")
         if request.meta.get(LOGIN_META_KEY):
             # The login itself: its POST holds the password, and it is no page of the wiki.
@@ -157,43 +149,50 @@ class WarcRecorderMiddleware:
         # A 304 to a conditional request confirms the capture its validators came from.
         held = request.meta.get(HELD_META_KEY) if response.status == 304 else None
         try:
-            earlier = confirmed(held) if held else self._earlier(exchange)
-            stored = self.writer.write_exchange(
-                exchange, refers_to=earlier, not_modified=held.digest if held else None
+            archived = await self._store(
+                exchange, held=held, discover=bool(request.meta.get(DISCOVER_META_KEY))
             )
-            parsed = self.ingest.add(
-                archived_response(exchange, stored, earlier, self.site, self.ingest.crawl_id,
-                                  digest=held.digest if held else None)
-            )
-            found = self.ingest.take_found(parse=bool(request.meta.get(DISCOVER_META_KEY)))
         except (OSError, sqlite3.Error) as exc:
             self._stop_on_storage_error(exc)
             raise IgnoreRequest(f"not archived: {exc}") from exc
-        if isinstance(parsed, Denial):
-            request.meta[DENIAL_META_KEY] = parsed
-        elif parsed is not None:  # an article, or a revision list
-            request.meta[PAGE_META_KEY] = parsed
-        if found:
-            request.meta[FOUND_META_KEY] = found
+        if isinstance(archived.parsed, Denial):
+            request.meta[DENIAL_META_KEY] = archived.parsed
+        elif archived.parsed is not None:  # an article, or a revision list
+            request.meta[PAGE_META_KEY] = archived.parsed
+        if archived.found:
+            request.meta[FOUND_META_KEY] = archived.found
         if exchange.request_redacted or exchange.response_redacted:
             self.stats.inc_value("warc/redacted")
-        request.meta[LOCATION_META_KEY] = stored
+        request.meta[LOCATION_META_KEY] = archived.stored
         self.stats.inc_value("warc/records", 2)
         self.stats.inc_value("warc/exchanges")
-        self.stats.inc_value("warc/revisits" if earlier else "warc/responses")
+        self.stats.inc_value("warc/revisits" if archived.revisit else "warc/responses")
         self.stats.inc_value("warc/bytes", len(exchange.response_head) + len(exchange.body))
         return response
 
-    def _earlier(self, exchange: Exchange) -> Stored | None:
-        """The first capture of the same payload, which a revisit record refers to."""
-        if not exchange.body:
-            return None
-        row = self.catalog.payload(exchange.payload_digest)
-        if row is None:
-            return None
-        return Stored(
-            row["warc_filename"], row["warc_offset"], row["record_id"], row["date"], row["uri"],
-            False,
+    async def _store(self, exchange: Exchange, *, held: Held | None, discover: bool) -> Archived:
+        """The archivist's answer, awaited on its thread; the warcinfo it writes for new
+        files follows the delay in force (a robots.txt Crawl-delay may come later)."""
+        from twisted.internet import reactor, threads
+
+        info = None
+        if self._delay() != self._info_key:
+            self._info_key = self._delay()
+            info = self._warcinfo()
+        assert self.archivist is not None
+        return await maybe_deferred_to_future(
+            threads.deferToThreadPool(
+                reactor, self.pool, self.archivist.store, exchange,
+                held=held, discover=discover, info=info,
+            )
+        )
+
+    def _delay(self) -> tuple:
+        return (self.stats.get_value(DELAY_STAT), self.stats.get_value(DELAY_SOURCE_STAT))
+
+    def _warcinfo(self) -> dict[str, str]:
+        return warcinfo_fields(
+            self.crawler.settings, self.spider, self.stats, self.login_user, self.login_method
         )
 
     def _stop_on_storage_error(self, exc: Exception) -> None:
@@ -202,6 +201,8 @@ class WarcRecorderMiddleware:
         What is written stays: the file being written keeps its .open name, and the next
         run recovers its complete records and ingests the crawl from the WARC files.
         """
+        if self.storage_error:
+            return  # a response awaited beside the one that failed first
         self.storage_error = f"cannot write the archive in {self.layout.root}: {describe(exc)}"
         self.stats.set_value("warc/storage_error", True)
         fail_crawl(self.crawler, self.storage_error, reason="storage_error")
@@ -209,68 +210,31 @@ class WarcRecorderMiddleware:
     @guarded
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """The crawl's summary record, the files closed, the crawl committed."""
-        if self.ingest is None or self.writer is None or self.catalog is None:
+        archivist, self.archivist = self.archivist, None
+        if archivist is None:
             return
-        ingest, self.ingest = self.ingest, None
         try:
-            if self.storage_error or not self.writer.exchanges:
-                # Nothing archived, or the archive is torn: the catalog stays as it was,
-                # and the next run ingests whatever the recovery keeps.
-                ingest.abort()
+            if self.storage_error:
+                # The archive is torn: the catalog stays as it was, and the next run
+                # ingests whatever the recovery keeps.
+                archivist.abort()
                 return
-            summary = spider.crawl_summary(reason)
-            self.writer.write_metadata(spider.crawl_id, summary)
-            self.writer.close()
-            self.stats.set_value("warc/files", [p.name for p in self.writer.closed_files])
-            ingest.finish(summary, [p.name for p in self.writer.closed_files])
-            self.stats.set_value(INGESTED_STAT, True)
+            finished = archivist.finish(spider.crawl_summary(reason))
+            if finished.archived:
+                self.stats.set_value("warc/files", list(finished.files))
+                self.stats.set_value(INGESTED_STAT, True)
         except (OSError, sqlite3.Error) as exc:
-            ingest.abort()
             # What is written stays; the next run ingests the crawl from its WARC files.
             record_failure(
                 self.crawler,
                 f"cannot write the archive in {self.layout.root}: {describe(exc)}",
             )
         except BaseException:
-            ingest.abort()
+            archivist.abort()
             raise
         finally:
-            self.catalog.close()
-
-
-def confirmed(held: Held) -> Stored:
-    """The capture a 304 confirms, as the revisit record refers to it."""
-    return Stored(held.warc_filename, held.warc_offset, held.record_id, held.record_date,
-                  held.record_uri, False)
-
-
-def archived_response(
-    exchange: Exchange,
-    stored: Stored,
-    earlier: Stored | None,
-    site: str,
-    crawl_id: str,
-    *,
-    digest: str | None = None,
-) -> ArchivedResponse:
-    """The response as a rebuild will read it back from the record just written (a 304
-    revisit carries the payload digest of the capture it confirms, *digest*)."""
-    http = stored.http or parse_http_head(exchange.response_head)
-    return ArchivedResponse(
-        url=exchange.url,
-        date=iso_date_to_datetime(stored.date, tz_aware=True),
-        filename=stored.filename,
-        offset=stored.offset,
-        crawl_id=crawl_id,
-        site=site,
-        rec_type="revisit" if stored.revisit else "response",
-        payload_digest=digest or exchange.payload_digest,
-        record_id=stored.record_id,
-        refers_to=earlier.record_id if earlier else None,
-        truncated=exchange.truncated,
-        body=decoded_payload(http, BytesIO(exchange.body)),
-        **http_fields(http),
-    )
+            archivist.close()
+            self.pool.stop()
 
 
 def exchange_of(

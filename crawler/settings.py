@@ -6,6 +6,8 @@ archive it). The CLI turns its options into these settings.
 
 from importlib.metadata import version
 
+from crawler import archivist
+
 BOT_NAME = "wikiarchive"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -16,9 +18,11 @@ USER_AGENT = (
 )
 ROBOTSTXT_OBEY = True
 
-# One request at a time, a pause between them, slowing down when the wiki does.
-CONCURRENT_REQUESTS = 1
+# One request at a time, a pause between them, slowing down when the wiki does. Scrapy
+# counts a response in CONCURRENT_REQUESTS until the archivist has stored it, so a few
+# more than the wiki's share leave room for that beside the downloads.
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
+CONCURRENT_REQUESTS = CONCURRENT_REQUESTS_PER_DOMAIN + archivist.ARCHIVING_ROOM
 DOWNLOAD_DELAY = 1.0
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
@@ -54,6 +58,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.login.LoginMiddleware": 710,  # where CookiesMiddleware (off) would be
     "crawler.recorder.WarcRecorderMiddleware": 950,
     "crawler.crawldelay.CrawlDelayMiddleware": 960,  # reads robots.txt before the recorder
+    # Each host's share, taken last before the downloader and given back first after it.
+    "crawler.transfers.HostShareMiddleware": 970,
 }
 
 REDIRECT_MAX_TIMES = 5  # DokuWiki redirects once at most (namespace -> its start page)

@@ -19,6 +19,7 @@ Faults are set per test, each for the requests whose path and query match a patt
         proxy.down(); ...; proxy.up()                # reset every connection meanwhile
         crawl(proxy.base_url)
         proxy.hits_for("id=magnesium")               # what was asked, when, what it got
+        proxy.peak_in_flight                         # most requests answered at once
 
 A request takes the first fault (in the order they were set) that matches it and has
 uses left. Loopback only; one thread per connection, at most ``max_connections`` at once
@@ -110,6 +111,8 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._hits: list[Hit] = []
+        self._in_flight = 0
+        self.peak_in_flight = 0  # most requests it was answering at the same time
         self._down = False
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -320,6 +323,17 @@ class _Handler(BaseHTTPRequestHandler):
     do_HEAD = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_GET  # noqa: N815
 
     def _handle(self) -> None:
+        proxy = self.server.proxy
+        with proxy._lock:
+            proxy._in_flight += 1
+            proxy.peak_in_flight = max(proxy.peak_in_flight, proxy._in_flight)
+        try:
+            self._answer()
+        finally:
+            with proxy._lock:
+                proxy._in_flight -= 1
+
+    def _answer(self) -> None:
         proxy = self.server.proxy
         started = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
