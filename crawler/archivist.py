@@ -114,6 +114,7 @@ class Archivist:
         self._out = Connection(to_child, readable=False)
         self._in = Connection(from_child, writable=False)
         self._lock = Lock()
+        self._answered_last = False  # finish answered: its files are closed
         self._out.send((setup, info))
 
     def store(
@@ -128,7 +129,9 @@ class Archivist:
         return self.call(("store", exchange, held, discover, info))
 
     def finish(self, summary: dict) -> Finished:
-        return self.call(("finish", summary))
+        finished = self.call(("finish", summary))
+        self._answered_last = True
+        return finished
 
     def abort(self) -> None:
         """Drop the crawl's catalog changes; what is written stays for recovery."""
@@ -161,8 +164,12 @@ class Archivist:
         return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
 
     def close(self) -> None:
+        """Hang up; wait for the archivist to end, unless it answered ``finish`` (then it
+        has closed its files and only exits: the crawl need not wait for that)."""
         self._out.close()
         self._in.close()
+        if self._answered_last:
+            return
         try:
             self._process.wait(timeout=30)
         except subprocess.TimeoutExpired:
