@@ -168,8 +168,11 @@ class Archivist:
         has closed its files and only exits: the crawl need not wait for that)."""
         self._out.close()
         self._in.close()
-        if self._answered_last:
-            return
+        if not self._answered_last:
+            self.wait()
+
+    def wait(self) -> None:
+        """Reap the archivist (killed if it does not end within 30 s)."""
         try:
             self._process.wait(timeout=30)
         except subprocess.TimeoutExpired:

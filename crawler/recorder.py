@@ -235,6 +235,11 @@ class WarcRecorderMiddleware:
         finally:
             archivist.close()
             self.pool.stop()
+            # Reaped once the crawl is over (the tables are written meanwhile), so its
+            # time and memory count as the crawl's.
+            from twisted.internet import reactor
+
+            reactor.addSystemEventTrigger("after", "shutdown", archivist.wait)
 
 
 def exchange_of(
