@@ -553,12 +553,10 @@ class Catalog:
             " ORDER BY a.page_id"
         )
 
-    def presence(self) -> dict[str, bool]:
+    def presence(self) -> Iterator[tuple[str, bool]]:
         """Every page the archive knows: whether it exists as of the latest crawl."""
-        return {
-            page_id: bool(present)
-            for page_id, present in self.db.execute("SELECT page_id, present FROM page_state")
-        }
+        for page_id, present in self.db.execute("SELECT page_id, present FROM page_state"):
+            yield page_id, bool(present)
 
     def versions(self) -> Iterator[sqlite3.Row]:
         return self.db.execute("SELECT * FROM page_versions ORDER BY page_id, version_id")

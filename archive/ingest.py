@@ -126,7 +126,7 @@ class CrawlIngest:
         catalog.start_crawl(crawl_id, site, mode, started_at, self.login)
         self.previous = catalog.last_crawl_id(site, before_seq=catalog.crawl_seq(crawl_id))
         self.before: dict[str, int | None] = {}  # each page's version before this crawl
-        self.access_before: dict[str, sqlite3.Row | None] = {}  # and its refusal, if any
+        self.access_before: dict[str, sqlite3.Row] = {}  # and its refusal, if it had one
         self.denied: set[str] = set()  # pages refused to this crawl
         self.history = HistoryIngest(catalog, crawl_id, date_format, self.pages)
         # articles (refused ones too), revision lists, old revisions and sources recorded
@@ -238,7 +238,9 @@ class CrawlIngest:
         present = state is not None and bool(state["present"])
         if page_id not in self.before:
             self.before[page_id] = state["version_id"] if present else None
-            self.access_before[page_id] = self.catalog.access(page_id)
+            refusal = self.catalog.access(page_id)
+            if refusal is not None:  # rare: no entry for every page of a big wiki
+                self.access_before[page_id] = refusal
             return unpack_page(state["page"]) if present else None
         old = self.catalog.version(self.before[page_id])
         return self.pages.at(old.warc_filename, old.warc_offset) if old else None

@@ -20,6 +20,7 @@ from archive.ingest import rebuild_catalog
 from archive.media import media_files, page_media
 from crawler.page import LAYOUT_UNKNOWN, Page, unpack_page
 from exports.datapackage import PACKAGE_NAME, write_datapackage
+from exports.presence import Presence
 from exports.tables import (
     SCHEMAS,
     Provenance,
@@ -188,7 +189,7 @@ def _write(catalog: Catalog, tables: TableSet) -> dict[str, list[str]] | None:
     problems = None
     if any(name in tables for name in PAGE_TABLES):
         problems = {kind: [] for kind in PROBLEM_KINDS}
-        presence = catalog.presence()
+        presence = Presence(catalog.presence())
         for state in catalog.current_pages():
             page = unpack_page(state["page"])
             if page.last_modified_raw and not page.last_modified:

@@ -12,6 +12,7 @@ import pyarrow as pa
 from crawler.dokuwiki import namespace, page_url
 from crawler.page import Page, content_sha256
 from crawler.revisions import ListedRevision, revision_kinds
+from exports.presence import Presence
 
 TIMESTAMP = pa.timestamp("ms")  # Parquet has no seconds unit
 TIMESTAMP_UTC = pa.timestamp("us", tz="UTC")
@@ -415,16 +416,17 @@ def citation_rows(page: Page, crawl_id: str | None) -> Iterator[dict]:
 
 
 def link_rows(
-    page: Page, crawl_id: str | None, presence: Mapping[str, bool] | None = None
+    page: Page, crawl_id: str | None, presence: Presence | None = None
 ) -> Iterator[dict]:
     """The page's links; a link to a page the archive knows says whether that page exists
     as of the latest crawl (the captured page may be older than the target's deletion or
     creation), other links keep the colour the wiki gave them."""
-    presence = presence or {}
     for link in page.links:
         kind = link.kind
-        if kind in ("page", "missing_page") and link.target in presence:
-            kind = "page" if presence[link.target] else "missing_page"
+        if kind in ("page", "missing_page") and presence is not None:
+            exists = presence.get(link.target)
+            if exists is not None:
+                kind = "page" if exists else "missing_page"
         yield {
             "page_id": page.page_id,
             "target": link.target,

@@ -1,0 +1,24 @@
+"""The compact index of which pages the archive knows, for the links table."""
+
+from __future__ import annotations
+
+import exports.presence as presence_module
+from exports.presence import Presence
+
+ROWS = [(f"ns{i % 7}:page_{i}", i % 3 != 0) for i in range(5000)]
+
+
+def test_known_pages_say_whether_they_exist_and_unknown_ones_say_nothing():
+    index = Presence(iter(ROWS))
+    for page_id, present in ROWS:
+        assert index.get(page_id) is present
+    for unknown in ("ns1:page_5000", "page_1", "", "ns0:page_0 "):
+        assert index.get(unknown) is None
+
+
+def test_ids_sharing_a_hash_are_still_told_apart(monkeypatch):
+    # Every id hashing alike forces the exact fallback; no answer may change.
+    monkeypatch.setattr(presence_module, "hash", lambda text: len(text) % 3, raising=False)
+    index = Presence(ROWS)
+    assert all(index.get(page_id) is present for page_id, present in ROWS)
+    assert index.get("ns1:page_5000") is None
