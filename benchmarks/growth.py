@@ -115,8 +115,9 @@ def render(points: list[dict], args: argparse.Namespace, minutes: float) -> str:
         "",
         f"Produced by `python benchmarks/growth.py --sizes {args.sizes}` at {head} in "
         f"{minutes:.0f} min on {os.cpu_count()} cores (DokuWiki under `php -S`, 2 workers, "
-        "concurrency 2). Peak RSS is the largest resident size of the command's process or "
-        "any child it waited for.",
+        "concurrency 2). Peak RSS is that of all the command's processes together (a crawl's "
+        "archivist beside Scrapy), sampled every 20 ms; \"before the tables\" is the crawl "
+        "process's own high-water mark when the crawl ended.",
         "",
         "| pages | crawl s | crawl peak RSS MB | of which before the tables | export s | "
         "export peak RSS MB | WARC MB | catalog MB | tables MB (CSV) | no-op recrawl s | "

@@ -97,16 +97,20 @@ class Archivist:
         # module), on the same code as this process.
         from_parent, to_child = os.pipe()
         from_child, to_parent = os.pipe()
+        # The same code as this process: its folder first, unless the interpreter finds
+        # it there anyway (an installed package: site-packages must not move before the
+        # standard library).
         code_root = str(Path(__file__).resolve().parent.parent)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            filter(None, (code_root, os.environ.get("PYTHONPATH")))
-        )}
+        start = (
+            f"import sys; r = {code_root!r}; sys.path.insert(0, r) if r not in sys.path "
+            f"else None; import {__name__} as a; a.main(sys.argv[1:])"
+        )
         try:
             self._process = subprocess.Popen(
                 # Run as this module (not as __main__), so what it pickles names it.
-                [sys.executable, "-c", f"import sys, {__name__} as a; a.main(sys.argv[1:])",
-                 str(from_parent), str(to_parent), str(os.getpid())],
-                pass_fds=(from_parent, to_parent), stdin=subprocess.DEVNULL, env=env,
+                [sys.executable, "-c", start, str(from_parent), str(to_parent),
+                 str(os.getpid())],
+                pass_fds=(from_parent, to_parent), stdin=subprocess.DEVNULL,
             )
         finally:
             os.close(from_parent)
