@@ -39,6 +39,8 @@ from archive.reader import ArchivedResponse, decoded_payload, http_fields, parse
 from archive.writer import Exchange, RotatingWarcWriter, Stored
 from crawler.allocators import tune_allocators
 
+logger = logging.getLogger(__name__)
+
 PR_SET_PDEATHSIG = 1  # prctl(2)
 # Responses that may wait for the archivist beside the requests in flight to the wiki
 # (Scrapy's CONCURRENT_REQUESTS counts both; CONCURRENT_REQUESTS_PER_DOMAIN is what
@@ -327,6 +329,10 @@ class _Work:
         files = tuple(p.name for p in self.writer.closed_files)
         self.ingest.finish(summary, list(files))
         self.committed = True
+        logger.info(
+            "Committed crawl %s: %d exchanges in %s", self.setup.crawl_id,
+            self.writer.exchanges, ", ".join(files),
+        )
         self.close()
         return Finished(files, True)
 

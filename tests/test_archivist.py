@@ -100,6 +100,16 @@ def test_the_wiki_sees_no_more_requests_at_once_than_the_concurrency(wiki, tmp_p
     assert peak == 2
 
 
+def test_what_the_archivist_logs_reaches_the_crawls_log(wiki, tmp_path):
+    result = wikiarchive("crawl", wiki.base_url, "--out", str(tmp_path / "out"), *FAST,
+                         "--log-level", "INFO")
+    assert result.returncode == 0, result.stderr[-3000:]
+    logged = [line for line in result.stderr.splitlines() if "[crawler.archivist] INFO:" in line]
+    assert len(logged) == 1, result.stderr[-3000:]
+    files = [p.name for p in (tmp_path / "out" / "warc").glob("*.warc.gz")]
+    assert f"exchanges in {files[0]}" in logged[0] and len(files) == 1
+
+
 def test_the_host_share_cannot_be_disabled():
     assert settings_problems(project_settings({})) == []
     off = {"DOWNLOADER_MIDDLEWARES": {**defaults.DOWNLOADER_MIDDLEWARES,
