@@ -17,13 +17,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-# Rows held before a batch is written (and one Parquet row group per batch): few for
-# tables whose rows carry a whole article (a batch is held three times: rows, Arrow,
-# CSV text), so memory stays low and flat in N; more for the narrow ones, so readers
-# do not face hundreds of tiny row groups (a footnote's text is long enough that 10,000
-# of them held three times cost 20-30 MB).
-BATCH_ROWS = 100
-NARROW_BATCH_ROWS = 2_000
+# Rows held before a batch is written (one Parquet row group per batch); a batch is held
+# three times (rows, Arrow, CSV text). Tables whose rows carry a whole article or its
+# markup flush by size instead, after about WIDE_BATCH_CHARS characters of it: memory
+# stays low whatever the articles' length (100 rows of long articles were tens of MB),
+# and row groups are not tiny (each costs about 1 KB of footer, kept until the file
+# closes: 100-row groups were 3 MB of a 20,000-page export).
+BATCH_ROWS = 2_000
+WIDE_BATCH_CHARS = 1_000_000
 WIDE_COLUMNS = {"body_text", "markup"}
 # pyarrow's default pool (mimalloc) keeps what a written batch freed; the system
 # allocator hands it back, which keeps the export's peak memory lower. Passed to each
@@ -65,8 +66,9 @@ class TableWriter:
 
     def __init__(self, directory: Path, name: str, schema: pa.Schema, *, safe: bool = False):
         self.schema = schema
-        self._batch_rows = BATCH_ROWS if WIDE_COLUMNS & set(schema.names) else NARROW_BATCH_ROWS
+        self._wide = [name for name in schema.names if name in WIDE_COLUMNS]
         self._batch: list[dict] = []
+        self._chars = 0  # of the wide columns, in the batch
         self.rows = 0
         # Timestamps as ISO 8601 text, and with safe, every text cell checked.
         self._as_text = {
@@ -90,7 +92,9 @@ class TableWriter:
     def write(self, rows: Iterable[dict]) -> None:
         for row in rows:
             self._batch.append(row)
-            if len(self._batch) >= self._batch_rows:
+            for name in self._wide:
+                self._chars += len(row[name] or "")
+            if len(self._batch) >= BATCH_ROWS or self._chars >= WIDE_BATCH_CHARS:
                 self._flush()
 
     def close(self) -> None:
@@ -116,6 +120,7 @@ class TableWriter:
         self._csv.write_table(pa.Table.from_arrays(csv_columns, schema=self._csv_schema))
         self.rows += len(self._batch)
         self._batch.clear()
+        self._chars = 0
 
 
 _CSV_OPTIONS = pacsv.WriteOptions(eol="\r\n", quoting_header="none", batch_size=100)

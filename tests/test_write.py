@@ -68,3 +68,20 @@ def test_batches_become_row_groups(tmp_path):
     assert parquet.metadata.num_rows == 5_000
     assert parquet.metadata.num_row_groups == 3  # narrow rows: 2,000 a group
     assert pq.read_table(tmp_path / "t.parquet").column("n").to_pylist() == list(range(5_000))
+
+
+def test_rows_carrying_articles_are_batched_by_size_not_count(tmp_path):
+    schema = pa.schema([("page_id", pa.string()), ("body_text", pa.string())])
+    long = [{"page_id": f"long{i}", "body_text": "x" * 300_000} for i in range(10)]
+    short = [{"page_id": f"short{i}", "body_text": "word " * 20} for i in range(3_000)]
+    writer = TableWriter(tmp_path, "pages", schema)
+    writer.write(long + short)
+    writer.close()
+    groups = pq.ParquetFile(tmp_path / "pages.parquet").metadata
+    sizes = [groups.row_group(i).num_rows for i in range(groups.num_row_groups)]
+    # About 1 M characters a group: four long articles each; the last two long ones and
+    # the short rows after them then reach the 2,000-row cap long before 1 M characters.
+    assert sizes == [4, 4, 2_000, 1_002]
+    assert pq.read_table(tmp_path / "pages.parquet").column("page_id").to_pylist() == [
+        row["page_id"] for row in long + short
+    ]
