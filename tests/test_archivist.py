@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from corpus_expect import expected_by_id
 from faultproxy import FaultProxy
 from helpers import FAST, warcio_check, wikiarchive
+from test_interrupt import wait_for_open_file
 
 from crawler import settings as defaults
 from crawler.checks import settings_problems
@@ -67,19 +67,6 @@ def start_crawl(site: str, out: Path, *extra: str, session: bool = False) -> sub
     )
 
 
-def wait_for_records(out: Path, process: subprocess.Popen, min_size: int = 20_000) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        files = list((out / "warc").glob("*.open"))
-        if files and files[0].stat().st_size > min_size:
-            return
-        if process.poll() is not None:
-            pytest.fail("the crawl ended before it could be stopped")
-        time.sleep(0.02)  # polling the crawl's progress, not waiting for the wiki
-    process.kill()
-    pytest.fail("the crawl never got going")
-
-
 def the_archivist(process: subprocess.Popen) -> int:
     found = archivists_of(process.pid)
     assert len(found) == 1, f"archivists of the crawl: {found}"
@@ -121,7 +108,7 @@ def test_the_host_share_cannot_be_disabled():
 def test_the_archivist_dies_with_a_killed_crawl(wiki, tmp_path):
     out = tmp_path / "out"
     process = start_crawl(wiki.base_url, out)
-    wait_for_records(out, process)
+    wait_for_open_file(out, process, min_size=20_000)
     archivist = the_archivist(process)
     os.kill(process.pid, signal.SIGKILL)
     process.communicate()
@@ -138,7 +125,7 @@ def test_a_stop_sent_to_the_whole_process_group_still_commits_the_crawl(wiki, tm
     # the crawl stops gracefully and its archivist must still be there to commit it.
     out = tmp_path / "out"
     process = start_crawl(wiki.base_url, out, session=True)
-    wait_for_records(out, process)
+    wait_for_open_file(out, process, min_size=20_000)
     assert the_archivist(process)
     os.killpg(process.pid, signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=60)
@@ -155,7 +142,7 @@ def test_a_stop_sent_to_the_whole_process_group_still_commits_the_crawl(wiki, tm
 def test_a_dead_archivist_fails_the_crawl_and_the_next_run_recovers(wiki, tmp_path):
     out = tmp_path / "out"
     process = start_crawl(wiki.base_url, out)
-    wait_for_records(out, process)
+    wait_for_open_file(out, process, min_size=20_000)
     os.kill(the_archivist(process), signal.SIGKILL)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
