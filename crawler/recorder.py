@@ -176,8 +176,9 @@ class WarcRecorderMiddleware:
         from twisted.internet import reactor, threads
 
         info = None
-        if self._delay() != self._info_key:
-            self._info_key = self._delay()
+        delay = self._delay()
+        if delay != self._info_key:
+            self._info_key = delay
             info = self._warcinfo()
         assert self.archivist is not None
         return await maybe_deferred_to_future(
