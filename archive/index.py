@@ -33,6 +33,9 @@ PART_SUFFIX = ".cdxj.part"
 # to the library's shared default list, and warcinfo records are nothing to replay.
 RECORDS = "response,revisit,resource,metadata"
 MAX_OPEN_PARTS = 200  # parts merged at once; more are merged in rounds
+# cdxj-indexer sorts in memory up to this many characters, then in sorted runs on disk:
+# its default (32 M) would make an export's memory grow with the wiki up to that size.
+SORT_BUFFER_CHARS = 1 << 20
 
 
 def index_path(out_dir: Path) -> Path:
@@ -70,7 +73,11 @@ def _index_one(warc: Path, part: Path) -> None:
     from cdxj_indexer.main import write_cdx_index
 
     def write(out) -> None:
-        write_cdx_index(out, [str(warc)], {"sort": True, "records": RECORDS})
+        write_cdx_index(
+            out,
+            [str(warc)],
+            {"sort": True, "records": RECORDS, "max_sort_buff_size": SORT_BUFFER_CHARS},
+        )
 
     _write_atomically(part, write)
 

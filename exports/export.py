@@ -189,7 +189,7 @@ def _write(catalog: Catalog, tables: TableSet) -> dict[str, list[str]] | None:
     problems = None
     if any(name in tables for name in PAGE_TABLES):
         problems = {kind: [] for kind in PROBLEM_KINDS}
-        presence = Presence(catalog.presence())
+        presence = Presence(catalog.presence)
         for state in catalog.current_pages():
             page = unpack_page(state["page"])
             if page.last_modified_raw and not page.last_modified:

@@ -12,19 +12,31 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+import numpy as np
 
 
 class Presence:
-    def __init__(self, rows: Iterable[tuple[str, bool]]):
-        pairs = sorted((hash(page_id), page_id, bool(present)) for page_id, present in rows)
-        hashes = [h for h, _, _ in pairs]
-        if any(a == b for a, b in zip(hashes, hashes[1:], strict=False)):
-            self._exact: dict[str, bool] | None = {p: present for _, p, present in pairs}
+    """Built from ``rows``, a callable giving (page id, exists) pairs: read once, and once
+    more only when two ids share a hash. Rows are hashed as they stream by, so no list of
+    every id is ever held (that transient left the export's heap fragmented for good)."""
+
+    def __init__(self, rows: Callable[[], Iterable[tuple[str, bool]]]):
+        hashes, present = array("q"), bytearray()
+        for page_id, exists in rows():
+            hashes.append(hash(page_id))
+            present.append(bool(exists))
+        keys = np.frombuffer(hashes, dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        self._exact: dict[str, bool] | None = None
+        if len(keys) > 1 and bool((keys[1:] == keys[:-1]).any()):
+            self._exact = {page_id: bool(exists) for page_id, exists in rows()}
             return
-        self._exact = None
-        self._hashes = array("q", hashes)
-        self._present = bytes(present for _, _, present in pairs)
+        self._hashes = array("q")
+        self._hashes.frombytes(keys.tobytes())
+        self._present = np.frombuffer(bytes(present), dtype=np.uint8)[order].tobytes()
 
     def get(self, page_id: str) -> bool | None:
         """True: it exists; False: it was removed; None: the archive never held it."""

@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from cdxj_indexer.main import SortingWriter
 from corpus_expect import expected_by_id, footnotes, page_title
 from edits import NEW_FOOTNOTE, NEW_SENTENCE, NEW_TITLE, RETITLED, retitled_source
 from helpers import copy_output, warc_record_at
@@ -30,6 +31,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import iso_date_to_timestamp
 from wikibed import http_get
 
+import archive.index as index_module
 from archive.index import PARTS_DIR, index_path, update_index
 from crawler.parse import parse_page
 
@@ -216,6 +218,24 @@ def test_index_update_is_incremental(replay, tmp_path):
         assert parts[name] == mtime, name  # the first crawl's file was not indexed again
     copy = copy_output(out, tmp_path / "out")  # the shared history stays as it is
     assert update_index(copy) == index_path(copy)
+    assert index_path(copy).read_bytes() == index_path(out).read_bytes()
+
+
+def test_an_index_larger_than_the_sort_buffer_is_sorted_in_runs_alike(
+    replay, tmp_path, monkeypatch
+):
+    # A buffer of a few lines makes cdxj-indexer sort in runs on disk and merge them.
+    out = replay["out"]
+    copy = copy_output(out, tmp_path / "out")
+    for part in (copy / "indexes" / PARTS_DIR).iterdir():
+        part.unlink()
+    monkeypatch.setattr(index_module, "SORT_BUFFER_CHARS", 1000)
+    runs = []
+    spill = SortingWriter.write_to_temp
+    monkeypatch.setattr(SortingWriter, "write_to_temp", lambda w: runs.append(1) or spill(w))
+    update_index(copy)
+    assert len(runs) > 5
+    assert len(index_path(out).read_bytes()) > 10 * 1000
     assert index_path(copy).read_bytes() == index_path(out).read_bytes()
 
 
