@@ -23,14 +23,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, suppress
 from pathlib import Path
 
-from filelock import FileLock
-
 from archive.reader import warc_files
 
 INDEX_DIR = "indexes"
 INDEX_NAME = "index.cdxj"
 PARTS_DIR = ".parts"  # a dot folder: pywb, given OUT/indexes/, reads only its *.cdxj files
-PARTS_LOCK = ".parts.lock"  # held while parts are made: two processes never make one twice
 PART_SUFFIX = ".cdxj.part"
 # cdxj-indexer's default record types, named here: importing py-wacz appends "warcinfo"
 # to the library's shared default list, and warcinfo records are nothing to replay.
@@ -51,33 +48,22 @@ def update_index(out_dir: Path) -> Path:
     Returns the index path. With no WARC file the index is empty. Files still being
     written (``*.warc.gz.open``) are left out until they are closed.
     """
+    out_dir = Path(out_dir)
     target = index_path(out_dir)
-    parts = index_parts(out_dir)
+    parts_dir = target.parent / PARTS_DIR
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for warc in warc_files(out_dir / "warc"):
+        part = parts_dir / f"{warc.name}.{warc.stat().st_size}{PART_SUFFIX}"
+        if not part.exists():
+            _index_one(warc, part)
+        parts.append(part)
     keep = set(parts)
-    for stale in (target.parent / PARTS_DIR).glob("*" + PART_SUFFIX):
+    for stale in parts_dir.glob("*" + PART_SUFFIX):
         if stale not in keep:  # its WARC file is gone (or was rewritten by a recovery)
             stale.unlink(missing_ok=True)
     _merge_into(parts, target)
     return target
-
-
-def index_parts(out_dir: Path) -> list[Path]:
-    """The part file of every closed WARC file in ``OUT/warc``, each made if missing.
-
-    A crawl's archivist makes its files' parts while the crawl writes its tables; the
-    lock makes ``update_index`` wait for those instead of making them a second time.
-    """
-    out_dir = Path(out_dir)
-    parts_dir = index_path(out_dir).parent / PARTS_DIR
-    parts_dir.mkdir(parents=True, exist_ok=True)
-    parts = []
-    with FileLock(parts_dir.parent / PARTS_LOCK):
-        for warc in warc_files(out_dir / "warc"):
-            part = parts_dir / f"{warc.name}.{warc.stat().st_size}{PART_SUFFIX}"
-            if not part.exists():
-                _index_one(warc, part)
-            parts.append(part)
-    return parts
 
 
 def _index_one(warc: Path, part: Path) -> None:

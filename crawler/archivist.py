@@ -10,8 +10,7 @@ sent is plain picklable data. The archivist holds the catalog's one write transa
 it commits on ``finish`` and rolls back on ``abort`` or when the pipe closes (the crawl
 process died), leaving the WARC file as it stands for the next run to recover. It
 ignores SIGINT and SIGTERM: a stop is the crawl process's to handle, which then tells
-it to finish. Once the crawl is committed it indexes the WARC files it closed (the
-CDXJ index's parts) while the crawl process writes the tables, then exits.
+it to finish.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ from typing import Any
 from warcio.timeutils import iso_date_to_datetime
 
 from archive.catalog import Catalog
-from archive.index import index_parts
 from archive.ingest import CrawlIngest
 from archive.layout import Layout
 from archive.media import Held
@@ -180,10 +178,9 @@ class Archivist:
             self.wait()
 
     def wait(self) -> None:
-        """Reap the archivist (killed if it does not end within 30 s, unless it answered
-        ``finish``: then it is indexing the files it closed, which takes its time)."""
+        """Reap the archivist (killed if it does not end within 30 s)."""
         try:
-            self._process.wait(timeout=None if self._answered_last else 30)
+            self._process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
@@ -233,22 +230,9 @@ def serve(incoming: Connection, outgoing: Connection) -> None:
                 failed = RuntimeError(f"{type(value).__name__}: {value} ({exc})")
                 outgoing.send(("error", failed, logged.take()))
             if done:
-                if work.committed:
-                    index_closed(setup.out_dir)
                 return
     finally:
         work.close()
-
-
-def index_closed(out_dir: str) -> None:
-    """Index the WARC files just closed, while the crawl process writes its tables.
-
-    Nothing is reported from here: the crawl's ``update_index`` waits for this, then makes
-    whatever is still missing itself and says why when it cannot."""
-    try:
-        index_parts(Path(out_dir))
-    except Exception:  # noqa: BLE001 - made again, and reported, by the crawl
-        pass
 
 
 class _Work:

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -33,7 +32,7 @@ from warcio.timeutils import iso_date_to_timestamp
 from wikibed import http_get
 
 import archive.index as index_module
-from archive.index import PARTS_DIR, PARTS_LOCK, index_path, update_index
+from archive.index import PARTS_DIR, index_path, update_index
 from crawler.parse import parse_page
 
 EDITED = RETITLED
@@ -208,9 +207,7 @@ def test_index_lists_every_article_sorted_and_located(replay):
     # Two crawls, two WARC files, each indexed once into its own part.
     files = sorted(p.name for p in (out / "warc").glob("*.warc.gz"))
     assert {f["filename"] for _, _, f in entries} == set(files) and len(files) == 2
-    assert sorted(p.name for p in (out / "indexes").iterdir()) == [
-        PARTS_DIR, PARTS_LOCK, "index.cdxj"
-    ]
+    assert sorted(p.name for p in (out / "indexes").iterdir()) == [PARTS_DIR, "index.cdxj"]
 
 
 def test_index_update_is_incremental(replay, tmp_path):
@@ -239,34 +236,6 @@ def test_an_index_larger_than_the_sort_buffer_is_sorted_in_runs_alike(
     update_index(copy)
     assert len(runs) > 5
     assert len(index_path(out).read_bytes()) > 10 * 1000
-    assert index_path(copy).read_bytes() == index_path(out).read_bytes()
-
-
-def test_the_index_waits_for_the_parts_another_process_is_making(replay, tmp_path):
-    # A crawl's archivist makes its files' parts under this lock while the crawl writes
-    # its tables; the crawl's update_index must wait, not make them a second time.
-    out = replay["out"]
-    copy = copy_output(out, tmp_path / "out")
-    parts_dir = copy / "indexes" / PARTS_DIR
-    for part in parts_dir.iterdir():
-        part.unlink()
-    hold = (
-        "import sys; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
-        "lock.acquire(); print('held', flush=True); sys.stdin.read()"
-    )
-    with subprocess.Popen(
-        [sys.executable, "-c", hold, str(copy / "indexes" / PARTS_LOCK)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    ) as holder:
-        assert holder.stdout.readline() == "held\n"
-        worker = threading.Thread(target=update_index, args=(copy,))
-        worker.start()
-        worker.join(1.5)
-        waited = worker.is_alive() and not any(parts_dir.iterdir())
-        holder.stdin.close()  # the holder ends, and its lock with it
-    assert waited
-    worker.join(120)
-    assert not worker.is_alive()
     assert index_path(copy).read_bytes() == index_path(out).read_bytes()
 
 
