@@ -17,14 +17,18 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-# Rows held before a batch is written (one Parquet row group per batch); a batch is held
-# three times (rows, Arrow, CSV text). Tables whose rows carry a whole article or its
+# Rows held before a batch is written (to CSV at once, to Parquet with the batches that
+# follow it, below); a batch is held three times (rows, Arrow, CSV text). Tables whose
+# rows carry a whole article or its
 # markup flush by size instead, after about WIDE_BATCH_CHARS characters of it: memory
-# stays low whatever the articles' length (100 rows of long articles were tens of MB),
-# and row groups are not tiny (each costs about 1 KB of footer, kept until the file
-# closes: 100-row groups were 3 MB of a 20,000-page export).
+# stays low whatever the articles' length (100 rows of long articles were tens of MB).
 BATCH_ROWS = 2_000
 WIDE_BATCH_CHARS = 1_000_000
+# Batches are held as Arrow data (more compact than their rows) until they make this
+# many bytes, then written as one Parquet row group: each column chunk costs about 1 KB
+# of footer, held until the file closes, so a row group per batch made the export's
+# memory grow with the wiki (5 MB at 20,000 pages, 222 row groups for `pages`).
+ROW_GROUP_BYTES = 1024 * 1024
 WIDE_COLUMNS = {"body_text", "markup"}
 # pyarrow's default pool (mimalloc) keeps what a written batch freed; the system
 # allocator hands it back, which keeps the export's peak memory lower. Passed to each
@@ -69,6 +73,8 @@ class TableWriter:
         self._wide = [name for name in schema.names if name in WIDE_COLUMNS]
         self._batch: list[dict] = []
         self._chars = 0  # of the wide columns, in the batch
+        self._group: list[pa.Table] = []  # batches written to CSV, not yet to Parquet
+        self._group_bytes = 0
         self.rows = 0
         # Timestamps as ISO 8601 text, and with safe, every text cell checked.
         self._as_text = {
@@ -99,6 +105,7 @@ class TableWriter:
 
     def close(self) -> None:
         self._flush()
+        self._write_group()
         self._parquet.close()
         self._csv.close()
 
@@ -116,11 +123,22 @@ class TableWriter:
                 csv_columns.append(pa.array(values, pa.string(), memory_pool=POOL))
             else:
                 csv_columns.append(columns[-1])
-        self._parquet.write_table(pa.Table.from_arrays(columns, schema=self.schema))
+        self._group.append(pa.Table.from_arrays(columns, schema=self.schema))
+        self._group_bytes += self._group[-1].nbytes
+        if self._group_bytes >= ROW_GROUP_BYTES:
+            self._write_group()
         self._csv.write_table(pa.Table.from_arrays(csv_columns, schema=self._csv_schema))
         self.rows += len(self._batch)
         self._batch.clear()
         self._chars = 0
+
+
+    def _write_group(self) -> None:
+        if self._group:
+            group = pa.concat_tables(self._group)
+            self._parquet.write_table(group, row_group_size=group.num_rows)
+        self._group.clear()
+        self._group_bytes = 0
 
 
 _CSV_OPTIONS = pacsv.WriteOptions(eol="\r\n", quoting_header="none", batch_size=100)

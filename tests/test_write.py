@@ -8,6 +8,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+import exports.write as write_module
 from exports.write import TableWriter
 
 SCHEMA = pa.schema(
@@ -61,16 +62,24 @@ def test_csv_reads_back_as_the_parquet(tmp_path):
     assert [row[0] for row in from_csv] == ['say "hi",\r\nbye', "", None]  # "" is not null
 
 
-def test_batches_become_row_groups(tmp_path):
+def test_batches_are_gathered_into_row_groups_of_a_set_size(tmp_path, monkeypatch):
+    monkeypatch.setattr(write_module, "BATCH_ROWS", 100)
+    monkeypatch.setattr(write_module, "ROW_GROUP_BYTES", 20_000)
     many = [dict(ROWS[0], n=i) for i in range(5_000)]
     write(tmp_path, many)
     parquet = pq.ParquetFile(tmp_path / "t.parquet")
-    assert parquet.metadata.num_rows == 5_000
-    assert parquet.metadata.num_row_groups == 3  # narrow rows: 2,000 a group
+    sizes = [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)]
+    assert sum(sizes) == 5_000 and all(size % 100 == 0 for size in sizes)  # whole batches
+    assert 1 < len(sizes) < 50  # fewer row groups than batches
+    for i in range(len(sizes) - 1):  # each but the last reached the size
+        assert parquet.read_row_group(i).nbytes >= 20_000
     assert pq.read_table(tmp_path / "t.parquet").column("n").to_pylist() == list(range(5_000))
+    csv = (tmp_path / "t.csv").read_bytes()
+    assert csv.count(b"\r\nbye\",") == 5_000  # every row in the CSV too, once
 
 
-def test_rows_carrying_articles_are_batched_by_size_not_count(tmp_path):
+def test_rows_carrying_articles_are_batched_by_size_not_count(tmp_path, monkeypatch):
+    monkeypatch.setattr(write_module, "ROW_GROUP_BYTES", 0)  # a row group per batch
     schema = pa.schema([("page_id", pa.string()), ("body_text", pa.string())])
     long = [{"page_id": f"long{i}", "body_text": "x" * 300_000} for i in range(10)]
     short = [{"page_id": f"short{i}", "body_text": "word " * 20} for i in range(3_000)]
