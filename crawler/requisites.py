@@ -85,7 +85,7 @@ def resource_of(href: str, base_url: str, site: str, relation: str) -> Resource 
     return _resource_at(urljoin(base_url, href), site, relation)
 
 
-@lru_cache(maxsize=4096)  # the files pages share; bounded (65,536 held 35 MB)
+@lru_cache(maxsize=1024)  # the files pages share; bounded (65,536 held 35 MB)
 def _resource_at(href: str, site: str, relation: str) -> Resource | None:
     url = urljoin(site, href).split("#", 1)[0]
     if not url.startswith(("http://", "https://")) or not is_same_site(url, site):
