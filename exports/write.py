@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 
 # Rows held before a batch is written (to CSV at once, to Parquet with the batches that
 # follow it, below); a batch is held three times (rows, Arrow, CSV text). Tables whose
-# rows carry a whole article or its
-# markup flush by size instead, after about WIDE_BATCH_CHARS characters of it: memory
-# stays low whatever the articles' length (100 rows of long articles were tens of MB).
+# rows carry a whole article or its markup flush by size instead, after about
+# WIDE_BATCH_CHARS characters of it: memory stays low whatever the articles' length
+# (100 rows of long articles were tens of MB).
 BATCH_ROWS = 2_000
 WIDE_BATCH_CHARS = 1_000_000
 # Batches are held as Arrow data (more compact than their rows) until they make this
@@ -74,7 +74,6 @@ class TableWriter:
         self._batch: list[dict] = []
         self._chars = 0  # of the wide columns, in the batch
         self._group: list[pa.Table] = []  # batches written to CSV, not yet to Parquet
-        self._group_bytes = 0
         self.rows = 0
         # Timestamps as ISO 8601 text, and with safe, every text cell checked.
         self._as_text = {
@@ -124,8 +123,7 @@ class TableWriter:
             else:
                 csv_columns.append(columns[-1])
         self._group.append(pa.Table.from_arrays(columns, schema=self.schema))
-        self._group_bytes += self._group[-1].nbytes
-        if self._group_bytes >= ROW_GROUP_BYTES:
+        if sum(batch.nbytes for batch in self._group) >= ROW_GROUP_BYTES:
             self._write_group()
         self._csv.write_table(pa.Table.from_arrays(csv_columns, schema=self._csv_schema))
         self.rows += len(self._batch)
@@ -138,7 +136,6 @@ class TableWriter:
             group = pa.concat_tables(self._group)
             self._parquet.write_table(group, row_group_size=group.num_rows)
         self._group.clear()
-        self._group_bytes = 0
 
 
 _CSV_OPTIONS = pacsv.WriteOptions(eol="\r\n", quoting_header="none", batch_size=100)
