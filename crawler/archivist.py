@@ -1,7 +1,7 @@
 """The archivist: a second process that writes the crawl's WARC files and its catalog.
 
 The crawl process hands it each exchange and awaits what the ingest made of it (the
-parsed page, what it loads); meanwhile Scrapy goes on downloading. So the per-page work
+parsed page's gist, what it loads); meanwhile Scrapy goes on downloading. So the per-page work
 (gzip, parsing, catalog rows) runs beside Scrapy's own instead of after it, and the
 crawl process, the busiest on a small machine, keeps only the engine's work.
 
@@ -38,6 +38,7 @@ from archive.media import Held
 from archive.reader import ArchivedResponse, decoded_payload, http_fields, parse_http_head
 from archive.writer import Exchange, RotatingWarcWriter, Stored
 from crawler.allocators import tune_allocators
+from crawler.page import Page, gist_of
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,9 @@ class Archived:
 
     stored: Stored
     revisit: bool  # stored as a revisit of an earlier capture of the same payload
-    parsed: Any  # Page, RevisionList, Denial or None (archive.ingest.CrawlIngest.add)
+    # What the ingest read (archive.ingest.CrawlIngest.add): an article's PageGist, a
+    # RevisionList, a Denial or None.
+    parsed: Any
     found: tuple  # what it loads (CrawlIngest.take_found)
 
 
@@ -303,6 +306,8 @@ class _Work:
             archived_response(exchange, stored, earlier, self.setup.site,
                               self.setup.crawl_id, digest=held.digest if held else None)
         )
+        if isinstance(parsed, Page):
+            parsed = gist_of(parsed)
         found = self.ingest.take_found(parse=discover)
         return Archived(replace(stored, http=None), earlier is not None, parsed, tuple(found))
 

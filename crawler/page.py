@@ -1,4 +1,5 @@
-"""The page model: what one served article says, its content hash and its packed form.
+"""The page model: what one served article says, its content hash, its packed form and
+the gist a crawl acts on.
 
 Pure data, no I/O. The parser builds a :class:`Page`; the catalog keeps it packed;
 tables and change reports read it back.
@@ -55,6 +56,28 @@ class Page:
     # How the parser found the article (LAYOUT_* above); None for pages packed before
     # it was recorded.
     layout: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageGist:
+    """What a crawl acts on in a parsed page: whether it exists, its date, the pages it
+    links to. It crosses from the archivist to the spider for every article, where the
+    whole page (its text, footnotes and every link) would cost more to pickle than
+    anything the spider does with it."""
+
+    exists: bool
+    last_modified: str | None
+    linked_pages: tuple[str, ...]  # targets of its page links, in order
+    links: int  # links of any kind
+
+
+def gist_of(page: Page) -> PageGist:
+    return PageGist(
+        page.exists,
+        page.last_modified,
+        tuple(link.target for link in page.links if link.kind == "page"),
+        len(page.links),
+    )
 
 
 def content_sha256(page: Page) -> str:

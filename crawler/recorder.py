@@ -43,7 +43,7 @@ from crawler.outcome import describe, fail_crawl, fatal_message, guarded, record
 logger = logging.getLogger(__name__)
 
 LOCATION_META_KEY = "warc_location"
-PAGE_META_KEY = "wiki_page"  # the parsed article, so the spider need not parse it again
+PAGE_META_KEY = "wiki_page"  # the parsed article's gist, so the spider need not parse it
 DENIAL_META_KEY = "wiki_denial"  # the article was DokuWiki's Permission Denied answer
 # What a response loads and links on the wiki (FOUND): an article's from the ingest's one
 # parse, a stylesheet's or detail page's when the spider asks (DISCOVER). HELD is the

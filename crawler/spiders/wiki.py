@@ -48,7 +48,7 @@ from crawler.outcome import (
     guarded,
     record_failure,
 )
-from crawler.page import Page
+from crawler.page import PageGist, gist_of
 from crawler.parse import is_dokuwiki, parse_index, parse_page
 from crawler.plan import mark_since, page_since, pages_to_retry, plan_incremental
 from crawler.recorder import DENIAL_META_KEY, PAGE_META_KEY
@@ -252,12 +252,11 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
         if "links" not in self.discovery:
             return
         page = self._page(response)
-        targets = [link.target for link in page.links if link.kind == "page"]
         if page.links:
             self.crawler.stats.inc_value("wiki/pages_with_links")
-        self.crawler.stats.inc_value(DISCOVERY_STATS["links"], len(targets))
+        self.crawler.stats.inc_value(DISCOVERY_STATS["links"], len(page.linked_pages))
         known = self.previous.present_pages if self.incremental else frozenset()
-        for page_id in targets:
+        for page_id in page.linked_pages:
             # An incremental crawl follows links only to pages it has never seen.
             if page_id not in known:
                 self._follow(page_id)
@@ -284,12 +283,12 @@ class WikiSpider(ResourceCrawling, scrapy.Spider):
         self.crawler.stats.inc_value("wiki/articles_denied")
         self.logger.info("Not readable (the wiki answered Permission Denied): %s", response.url)
 
-    def _page(self, response: Response) -> Page:
+    def _page(self, response: Response) -> PageGist:
         """The article as the recorder parsed it on its way into the catalog."""
         page = response.meta.get(PAGE_META_KEY)
         if page is None:
-            page = parse_page(response.url, response.body, site=self.site,
-                              date_format=self.date_format)
+            page = gist_of(parse_page(response.url, response.body, site=self.site,
+                                      date_format=self.date_format))
         return page
 
     def _history_of(self, response: Response) -> Iterator[scrapy.Request]:
