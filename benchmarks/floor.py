@@ -47,20 +47,21 @@ FAST = ["--delay", "0", "-s", "AUTOTHROTTLE_ENABLED=False", "--log-level", "WARN
         "--no-requisites", "--no-media"]
 
 
-def last_response_time(out: Path) -> float:
-    """The latest WARC-Date of a response record in OUT/warc, as epoch seconds."""
+def response_span(out: Path) -> tuple[float, float]:
+    """The earliest and latest WARC-Date of a response record in OUT/warc, as epoch
+    seconds."""
     from warcio.archiveiterator import ArchiveIterator
     from warcio.timeutils import iso_date_to_datetime
 
-    latest = 0.0
+    dates = []
     for path in (out / "warc").glob("*.warc.gz"):
         with open(path, "rb") as stream:
             for record in ArchiveIterator(stream):
                 if record.rec_type in ("response", "revisit"):
                     when = iso_date_to_datetime(record.rec_headers.get_header("WARC-Date"),
                                                 tz_aware=True)
-                    latest = max(latest, when.timestamp())
-    return latest
+                    dates.append(when.timestamp())
+    return min(dates), max(dates)
 
 
 def bare(bed: DokuWikiBed, urls_file: Path, concurrency: int) -> tuple[Measured, int, float]:
@@ -79,17 +80,20 @@ def ours(bed: DokuWikiBed, site: str, out: Path, concurrency: int, code: Path = 
     summary = out.parent / "summary.json"
     options = [o for o in FAST if code == ROOT or known_option(code, o)]
     wiki = server_cpu(bed)
+    started = time.time()
     run = measure([sys.executable, "-m", "crawler.cli", "crawl", site, "--out", str(out),
                    *options, "--concurrency", str(concurrency), "--summary-json", str(summary)],
                   cwd=code)
     if run.returncode != 0:
         raise RuntimeError(f"crawl failed ({run.returncode}): {run.stderr[-3000:]}")
+    ended = started + run.seconds
     report = json.loads(summary.read_text())
+    first, last = response_span(out)
     ready = report.get("tables_ready_at")  # a baseline may not say
-    after = (datetime.fromisoformat(ready).timestamp() - last_response_time(out)
-             if ready else None)
+    after = datetime.fromisoformat(ready).timestamp() - last if ready else None
     return {"run": run, "pages": report["pages"], "requests": report["requests"],
-            "after_last": after, "wiki": server_cpu(bed) - wiki}
+            "after_last": after, "wiki": server_cpu(bed) - wiki,
+            "before_first": first - started, "exit_after_last": ended - last}
 
 
 def known_option(code: Path, option: str) -> bool:
@@ -201,7 +205,8 @@ def crawl_line(name: str, runs: list, level: int, floor: float, n: int, *, bold:
             f"{b}{rate:.0f}{b} | {b}{rate / floor:.2f}x{b} | "
             f"{mine['run'].cpu / mine['pages'] * 1000:.1f} | "
             f"{mine['wiki'] / mine['pages'] * 1000:.1f} | {busy(mine['run'], mine['wiki'])} | "
-            f"{mine['run'].maxrss_mb:.0f} | {ready} |")
+            f"{mine['run'].maxrss_mb:.0f} | {mine['before_first']:.1f} s | {ready} | "
+            f"{mine['exit_after_last']:.1f} s |")
 
 
 def render(R: dict, args: argparse.Namespace) -> str:
@@ -222,19 +227,22 @@ def render(R: dict, args: argparse.Namespace) -> str:
         "",
         "CPU s / 1,000 pages: the run's own processes; the wiki's: `php -S` meanwhile. Cores"
         " busy: both together over the wall time and every core, so a run near 100% is"
-        " held by the machine, not by waiting.",
+        " held by the machine, not by waiting. The first response came that long after the"
+        " start, and the run ended that long after the last one (its WARC-Dates): start-up"
+        " and the end run on one core while the wiki waits.",
         "",
         "| run | concurrency | seconds | pages | pages/s | vs bare Scrapy | CPU s / 1,000 pages |"
-        " the wiki's CPU s / 1,000 pages | cores busy | peak RSS MB |"
-        " tables ready after the last response |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        " the wiki's CPU s / 1,000 pages | cores busy | peak RSS MB | first response |"
+        " tables ready after the last response | exit after the last response |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for level in sorted(R["bare"]):
         run, count, wiki = best(R["bare"][level], key=lambda r: r[0].seconds)
         floor = count / run.seconds
         L.append(f"| bare Scrapy spider (the floor) | {level} | {run.seconds:.1f} | {count} | "
                  f"{floor:.0f} | 1.00x | {run.cpu / count * 1000:.1f} | "
-                 f"{wiki / count * 1000:.1f} | {busy(run, wiki)} | {run.maxrss_mb:.0f} | – |")
+                 f"{wiki / count * 1000:.1f} | {busy(run, wiki)} | {run.maxrss_mb:.0f} | – | – "
+                 "| – |")
         if R["before"]:
             L.append(crawl_line(f"wikiarchive at {args.baseline} (before)",
                                 R["before"][level], level, floor, n, bold=False))
@@ -245,10 +253,11 @@ def render(R: dict, args: argparse.Namespace) -> str:
     L.append(f"| wget --recursive --warc-file (reject list) | 1 | {w['run'].seconds:.1f} | "
              f"{w['pages']} | {wrate:.0f} | | {w['run'].cpu / max(w['pages'], 1) * 1000:.1f} | "
              f"{w['wiki'] / max(w['pages'], 1) * 1000:.1f} | {busy(w['run'], w['wiki'])} | "
-             f"{w['run'].maxrss_mb:.0f} | – |")
+             f"{w['run'].maxrss_mb:.0f} | – | – | – |")
     e: Measured = R["export"]
     L.append(f"| wikiarchive export from the WARCs, one core | 1 | {e.seconds:.1f} | {n} | "
-             f"{n / e.seconds:.0f} | | {e.cpu / n * 1000:.1f} | – | – | {e.maxrss_mb:.0f} | – |")
+             f"{n / e.seconds:.0f} | | {e.cpu / n * 1000:.1f} | – | – | {e.maxrss_mb:.0f} | – | – "
+             "| – |")
     L += ["", "## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
     for level in sorted(R["bare"]):
         run, count, _ = best(R["bare"][level], key=lambda r: r[0].seconds)
