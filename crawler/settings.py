@@ -50,6 +50,9 @@ DOWNLOAD_HANDLERS = {
 EXTENSIONS = {
     "crawler.lifecycle.ArchiveLifecycle": 100,
     "crawler.progress.Progress": 200,
+    # Connected after the lifecycle, so the collector is as it was only once the tables
+    # are written.
+    "crawler.collector.CollectorTuning": 300,
 }
 LOGSTATS_INTERVAL = 0  # crawler.progress reports instead
 DOWNLOADER_MIDDLEWARES = {
