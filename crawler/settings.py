@@ -82,6 +82,8 @@ WIKI_RECENT_DAYS = 7  # how long the wiki keeps its changelog (DokuWiki's recent
 WIKI_CHANGE_MARGIN = 600  # seconds before the previous crawl's start still checked for edits
 WIKI_PROGRESS = "auto"  # auto: a live bar on a terminal, else log lines; bar; log; off
 WIKI_PROGRESS_INTERVAL = 60  # seconds between progress log lines
+# The crawl process's garbage collector set for the run (crawler.collector).
+WIKI_COLLECTOR_TUNING = True
 WIKI_EXCEL_SAFE = False  # CSV cells starting with = + - @ get a leading ' (Parquet unchanged)
 WIKI_SCOPE_ENABLED = True  # drop requests outside the wiki and its allowed views
 WIKI_SITEMAP_MAXSIZE = 50 * 1024 * 1024  # decompressed bytes

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gc
 
+import pytest
 from scrapy import signals
+from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
 from crawler import settings as project_settings
@@ -19,7 +21,7 @@ def test_the_project_enables_it_after_the_lifecycle():
 
 
 def test_the_engine_runs_with_startup_objects_frozen_and_rarer_collections():
-    crawler = get_crawler()
+    crawler = get_crawler(settings_dict={"WIKI_COLLECTOR_TUNING": True})
     _kept = CollectorTuning.from_crawler(crawler)  # signals hold their handlers weakly
     before = gc.get_threshold()
     assert gc.get_freeze_count() == 0
@@ -36,8 +38,13 @@ def test_the_engine_runs_with_startup_objects_frozen_and_rarer_collections():
 
 
 def test_an_engine_stopped_without_starting_changes_nothing():
-    crawler = get_crawler()
+    crawler = get_crawler(settings_dict={"WIKI_COLLECTOR_TUNING": True})
     _kept = CollectorTuning.from_crawler(crawler)
     before = gc.get_threshold()
     crawler.signals.send_catch_log(signal=signals.engine_stopped)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_a_setting_leaves_the_collector_alone():
+    with pytest.raises(NotConfigured):
+        CollectorTuning.from_crawler(get_crawler(settings_dict={"WIKI_COLLECTOR_TUNING": False}))
