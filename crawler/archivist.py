@@ -1,9 +1,9 @@
 """The archivist: a second process that writes the crawl's WARC files and its catalog.
 
 The crawl process hands it each exchange and awaits what the ingest made of it (the
-parsed page's gist, what it loads); meanwhile Scrapy goes on downloading. So the per-page work
-(gzip, parsing, catalog rows) runs beside Scrapy's own instead of after it, and the
-crawl process, the busiest on a small machine, keeps only the engine's work.
+parsed page's gist, what it loads); meanwhile Scrapy goes on downloading. So the
+per-page work (gzip, parsing, catalog rows) runs beside Scrapy's own instead of after
+it, and the crawl process, the busiest on a small machine, keeps only the engine's work.
 
 The two speak over a pipe, one request and one answer at a time, in order; everything
 sent is plain picklable data. The archivist holds the catalog's one write transaction:
