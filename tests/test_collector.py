@@ -48,3 +48,21 @@ def test_an_engine_stopped_without_starting_changes_nothing():
 def test_a_setting_leaves_the_collector_alone():
     with pytest.raises(NotConfigured):
         CollectorTuning.from_crawler(get_crawler(settings_dict={"WIKI_COLLECTOR_TUNING": False}))
+
+
+def test_crawls_at_once_share_it_until_the_last_stops():
+    first = get_crawler(settings_dict={"WIKI_COLLECTOR_TUNING": True})
+    second = get_crawler(settings_dict={"WIKI_COLLECTOR_TUNING": True})
+    _kept = (CollectorTuning.from_crawler(first), CollectorTuning.from_crawler(second))
+    before = gc.get_threshold()
+    try:
+        first.signals.send_catch_log(signal=signals.engine_started)
+        second.signals.send_catch_log(signal=signals.engine_started)
+        first.signals.send_catch_log(signal=signals.engine_stopped)
+        assert gc.get_freeze_count() > 0  # the second crawl still runs
+        assert gc.get_threshold()[0] == max(YOUNG_THRESHOLD, before[0])
+        second.signals.send_catch_log(signal=signals.engine_stopped)
+        assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
