@@ -130,7 +130,6 @@ class TableWriter:
         self._batch.clear()
         self._chars = 0
 
-
     def _write_group(self) -> None:
         if self._group:
             group = pa.concat_tables(self._group)
