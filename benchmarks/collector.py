@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -87,7 +88,8 @@ def main() -> None:
 
 
 def render(results: dict, n: int, args: argparse.Namespace, minutes: float) -> str:
-    head = os.popen(f"git -C {ROOT} rev-parse --short HEAD").read().strip()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.strip()
     lines = [
         f"# The crawl process's garbage collector ({n} pages)",
         "",
