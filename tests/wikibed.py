@@ -604,6 +604,10 @@ class DokuWikiBed:
             [
                 self.php, "-S", f"127.0.0.1:{port}", "-t", str(self.engine),
                 "-d", "date.timezone=UTC", "-d", "display_errors=0",
+                # The cli-server caches compiled scripts (opcache.enable applies to it)
+                # and looks at a file's mtime every 2 s by default: a configuration
+                # written between two crawls would be ignored for up to 2 s.
+                "-d", "opcache.revalidate_freq=0",
                 str(self.router),
             ],
             cwd=self.root,
