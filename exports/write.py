@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Iterable
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 
 import pyarrow as pa
@@ -71,6 +72,9 @@ class TableWriter:
     def __init__(self, directory: Path, name: str, schema: pa.Schema, *, safe: bool = False):
         self.schema = schema
         self._wide = [name for name in schema.names if name in WIDE_COLUMNS]
+        # A row's cells in the schema's order (itemgetter of one name gives no tuple).
+        names = schema.names
+        self._cells_of = itemgetter(*names) if len(names) > 1 else lambda r: (r[names[0]],)
         self._batch: list[dict] = []
         self._chars = 0  # of the wide columns, in the batch
         self._group: list[pa.Table] = []  # batches written to CSV, not yet to Parquet
@@ -112,8 +116,11 @@ class TableWriter:
         if not self._batch:
             return
         columns, csv_columns = [], []
-        for field in self.schema:
-            values = [row[field.name] for row in self._batch]
+        # One pass over the rows, transposed in C: a field's name is a call into Arrow,
+        # too dear to make once per cell.
+        cells = zip(*map(self._cells_of, self._batch), strict=True)
+        for field, values in zip(self.schema, cells, strict=True):
+            values = list(values)
             columns.append(pa.array(values, field.type, memory_pool=POOL))
             if field.name in self._as_text:
                 # Python formats these cells: Arrow's own casts would load its compute

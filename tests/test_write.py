@@ -94,3 +94,22 @@ def test_rows_carrying_articles_are_batched_by_size_not_count(tmp_path, monkeypa
     assert pq.read_table(tmp_path / "pages.parquet").column("page_id").to_pylist() == [
         row["page_id"] for row in long + short
     ]
+
+
+def test_cells_are_taken_by_name_whatever_the_rows_key_order(tmp_path):
+    # Rows are dicts: their keys' order is the builder's, the columns' is the schema's.
+    shuffled = [dict(reversed(list(row.items()))) for row in ROWS]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert list(shuffled[0]) != SCHEMA.names
+    assert write(tmp_path / "a", shuffled) == write(tmp_path / "b")
+
+
+def test_a_table_of_one_column(tmp_path):
+    writer = TableWriter(tmp_path, "one", pa.schema([("page_id", pa.string())]))
+    writer.write([{"page_id": "magnesium"}, {"page_id": "start"}])
+    writer.close()
+    assert (tmp_path / "one.csv").read_bytes() == b'page_id\r\n"magnesium"\r\n"start"\r\n'
+    assert pq.read_table(tmp_path / "one.parquet").column("page_id").to_pylist() == [
+        "magnesium", "start"
+    ]
