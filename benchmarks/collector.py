@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from bulkgen import generate_fast
 from floor import FAST
-from run import article_paths, log, measure, stdlib_pass
+from run import article_paths, head_revision, log, measure, stdlib_pass
 from wikigen import DokuWikiBed
 
 HERE = Path(__file__).resolve().parent
@@ -88,8 +87,7 @@ def main() -> None:
 
 
 def render(results: dict, n: int, args: argparse.Namespace, minutes: float) -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                          capture_output=True, text=True).stdout.strip()
+    head = head_revision()
     lines = [
         f"# The crawl process's garbage collector ({n} pages)",
         "",

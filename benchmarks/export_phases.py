@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bulkgen import generate_fast
 from floor import FAST, baseline_checkout
-from run import log, measure
+from run import head_revision, log, measure
 from wikigen import DokuWikiBed
 
 HERE = Path(__file__).resolve().parent
@@ -102,8 +102,7 @@ def main() -> None:
 
 
 def render(runs: dict, args: argparse.Namespace, pages: int, minutes: float) -> str:
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                         capture_output=True, text=True).stdout.strip()
+    rev = head_revision()
     lines = [
         f"# `wikiarchive export`, phase by phase ({pages} pages)",
         "",

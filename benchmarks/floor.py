@@ -33,6 +33,7 @@ from run import (
     Measured,
     article_ids_in_warc,
     article_paths,
+    head_revision,
     log,
     measure,
     server_cpu,
@@ -211,8 +212,7 @@ def crawl_line(name: str, runs: list, level: int, floor: float, n: int, *, bold:
 
 def render(R: dict, args: argparse.Namespace) -> str:
     n = R["n"]
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                          capture_output=True, text=True).stdout.strip()
+    head = head_revision()
     L = [
         f"# wikiarchive against the engine's floor ({n} pages)",
         "",

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bulkgen import generate_fast
-from run import log, measure, proc_cpu_rss
+from run import head_revision, log, measure, proc_cpu_rss
 from wikigen import DokuWikiBed
 
 HERE = Path(__file__).resolve().parent
@@ -108,8 +107,7 @@ def main() -> None:
 
 
 def render(points: list[dict], args: argparse.Namespace, minutes: float) -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                          capture_output=True, text=True).stdout.strip()
+    head = head_revision()
     L = [
         "# Growth: memory, disk and no-op recrawls as the wiki grows",
         "",

@@ -20,7 +20,6 @@ import argparse
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,16 @@ from pathlib import Path
 
 import pandas as pd
 from bulkgen import generate_fast
-from run import FAST, NO_OUTSIDE, ensure_dumper, log, measure, server_cpu, stdlib_pass
+from run import (
+    FAST,
+    NO_OUTSIDE,
+    ensure_dumper,
+    head_revision,
+    log,
+    measure,
+    server_cpu,
+    stdlib_pass,
+)
 from wikibed import BASE_PATH
 from wikigen import DokuWikiBed
 
@@ -180,8 +188,7 @@ def main() -> None:
 
 def render(args, n: int, cold: dict, ours: dict, sourced: dict, theirs: dict, edited: int,
            later: dict, total: float) -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                          capture_output=True, text=True).stdout.strip()
+    head = head_revision()
     expected = (n - 1) * args.revisions + 1
 
     def row(name: str, r: dict, what: str) -> str:

@@ -61,6 +61,12 @@ def log(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
+def head_revision() -> str:
+    """The checkout's commit, short, as the results name it."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.strip()
+
+
 # --------------------------------------------------------------------------- processes
 
 
@@ -636,8 +642,7 @@ def render(R: dict) -> str:
     crawl: CrawlResult = R["crawl"]
     crawl_rate = crawl.pages / crawl.run.seconds
     phase = crawl.phase
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                          capture_output=True, text=True).stdout.strip()
+    head = head_revision()
     dirty = subprocess.run(["git", "status", "--porcelain", "crawler", "archive", "exports"],
                            cwd=ROOT, capture_output=True, text=True).stdout.strip()
     L = [
