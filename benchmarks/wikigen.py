@@ -14,7 +14,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from wikibed import DokuWikiBed  # noqa: E402
+import wikibed  # noqa: E402
+
+
+class DokuWikiBed(wikibed.DokuWikiBed):
+    """The test bed as benchmarks use it: PHP's own 2 s between looks at a script's mtime,
+    as a deployed wiki has it; no benchmark rewrites the configuration of a running wiki."""
+
+    script_check_seconds = 2
+
 
 NAMESPACES = ["", "spine", "spine:lumbar", "vascular", "vascular:aneurysm", "oncology",
               "pediatric", "functional", "trauma", "peripheral", "neuroanatomy", "icu"]

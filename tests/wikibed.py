@@ -391,6 +391,12 @@ def _utc(when: datetime) -> datetime:
 class DokuWikiBed:
     """A DokuWiki site in its own folder, optionally served by php -S on 127.0.0.1."""
 
+    # How often php -S looks at a script's mtime. The cli-server caches compiled scripts
+    # (opcache.enable applies to it) and by default looks every 2 s, so a configuration
+    # written between two crawls would be ignored for up to 2 s: 0 looks on every request
+    # (a stat per script, paid by the wiki on every page).
+    script_check_seconds = 0
+
     def __init__(
         self,
         root: Path,
@@ -604,10 +610,7 @@ class DokuWikiBed:
             [
                 self.php, "-S", f"127.0.0.1:{port}", "-t", str(self.engine),
                 "-d", "date.timezone=UTC", "-d", "display_errors=0",
-                # The cli-server caches compiled scripts (opcache.enable applies to it)
-                # and looks at a file's mtime every 2 s by default: a configuration
-                # written between two crawls would be ignored for up to 2 s.
-                "-d", "opcache.revalidate_freq=0",
+                "-d", f"opcache.revalidate_freq={self.script_check_seconds}",
                 str(self.router),
             ],
             cwd=self.root,
