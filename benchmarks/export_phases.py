@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bulkgen import generate_fast
-from floor import FAST, baseline_checkout
+from floor import FAST, baseline_checkout, remove_checkout
 from run import head_revision, log, measure
 from wikigen import DokuWikiBed
 
@@ -78,7 +77,6 @@ def main() -> None:
         log(f"generating {args.pages} pages")
         generate_fast(bed, args.pages)
         site = bed.start(workers=2)
-        before = baseline_checkout(args.baseline, work) if args.baseline else None
         try:
             log("crawling once")
             crawled = measure([sys.executable, "-m", "crawler.cli", "crawl", site, "--out",
@@ -87,6 +85,8 @@ def main() -> None:
                 raise RuntimeError(f"crawl failed: {crawled.stderr[-3000:]}")
         finally:
             bed.stop()
+        # Made only now, so a failed crawl leaves no checkout for git to remember.
+        before = baseline_checkout(args.baseline, work) if args.baseline else None
         try:
             for turn in range(args.rounds):
                 log(f"turn {turn + 1}")
@@ -95,7 +95,7 @@ def main() -> None:
                 runs["this"].append(phases(ROOT, work / "out", work / "copy"))
         finally:
             if before is not None:
-                subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT)
+                remove_checkout(before)
     text = render(runs, args, args.pages + 1, (time.perf_counter() - started) / 60)
     print(text)
     Path(args.output).write_text(text, encoding="utf-8")

@@ -111,6 +111,11 @@ def baseline_checkout(rev: str, work: Path) -> Path:
     return target
 
 
+def remove_checkout(target: Path) -> None:
+    """Remove a :func:`baseline_checkout`, git's record of it too."""
+    subprocess.run(["git", "worktree", "remove", "--force", str(target)], cwd=ROOT)
+
+
 def wget(bed: DokuWikiBed, site: str, work: Path, ids: set[str]) -> dict:
     target = work / "wget"
     shutil.rmtree(target, ignore_errors=True)
@@ -179,7 +184,7 @@ def main() -> None:
         finally:
             bed.stop()
             if before is not None:
-                subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT)
+                remove_checkout(before)
     results["n"] = len(ids)
     results["minutes"] = (time.perf_counter() - started) / 60
     text = render(results, args)
