@@ -9,6 +9,11 @@ part file (``OUT/indexes/.parts/``, keyed by file name and size) and the index i
 of the parts; a later call indexes only the files that are new. The index is written to a
 temporary file and swapped in with ``os.replace``, so a reader never sees half of it.
 
+The crawl's own WARC files are indexed as they are written (:class:`FileIndexer`, the
+library's rules applied to each record the writer has just written), so the part of a
+file is there when it closes and the crawl need not read it back; a file without its
+part (one a recovery rewrote, or whose part could not be written) is read by the library.
+
 A capture a 304 confirmed is listed pointing at the bytes it confirmed
 (:func:`confirmed_as_held`): replay tools serve a 304 record as an empty answer.
 """
@@ -17,18 +22,23 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, suppress
+from functools import cache
 from pathlib import Path
 
 from archive.reader import warc_files
+
+logger = logging.getLogger(__name__)
 
 INDEX_DIR = "indexes"
 INDEX_NAME = "index.cdxj"
 PARTS_DIR = ".parts"  # a dot folder: pywb, given OUT/indexes/, reads only its *.cdxj files
 PART_SUFFIX = ".cdxj.part"
+SPILL_PREFIX = ".spill-"  # a FileIndexer's sorted runs, beside the parts
 # cdxj-indexer's default record types, named here: importing py-wacz appends "warcinfo"
 # to the library's shared default list, and warcinfo records are nothing to replay.
 RECORDS = "response,revisit,resource,metadata"
@@ -42,6 +52,15 @@ def index_path(out_dir: Path) -> Path:
     return Path(out_dir) / INDEX_DIR / INDEX_NAME
 
 
+def parts_dir(out_dir: Path) -> Path:
+    return Path(out_dir) / INDEX_DIR / PARTS_DIR
+
+
+def part_name(warc_name: str, size: int) -> str:
+    """The part file of the closed WARC file *warc_name* of *size* bytes."""
+    return f"{warc_name}.{size}{PART_SUFFIX}"
+
+
 def update_index(out_dir: Path) -> Path:
     """Bring ``OUT/indexes/index.cdxj`` up to the closed WARC files in ``OUT/warc``.
 
@@ -50,18 +69,22 @@ def update_index(out_dir: Path) -> Path:
     """
     out_dir = Path(out_dir)
     target = index_path(out_dir)
-    parts_dir = target.parent / PARTS_DIR
-    parts_dir.mkdir(parents=True, exist_ok=True)
+    folder = parts_dir(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
     parts = []
     for warc in warc_files(out_dir / "warc"):
-        part = parts_dir / f"{warc.name}.{warc.stat().st_size}{PART_SUFFIX}"
+        part = folder / part_name(warc.name, warc.stat().st_size)
         if not part.exists():
             _index_one(warc, part)
         parts.append(part)
     keep = set(parts)
-    for stale in parts_dir.glob("*" + PART_SUFFIX):
+    for stale in folder.glob("*" + PART_SUFFIX):
         if stale not in keep:  # its WARC file is gone (or was rewritten by a recovery)
             stale.unlink(missing_ok=True)
+    # Sorted runs of a crawl killed while writing (callers hold the folder's lock, so no
+    # crawl is writing now).
+    for spill in folder.glob(SPILL_PREFIX + "*"):
+        spill.unlink(missing_ok=True)
     _merge_into(parts, target)
     return target
 
@@ -72,6 +95,8 @@ def _index_one(warc: Path, part: Path) -> None:
     # commands that only read a folder's layout need not pay.
     from cdxj_indexer.main import write_cdx_index
 
+    logger.debug("Indexing %s by reading it back", warc.name)
+
     def write(out) -> None:
         write_cdx_index(
             out,
@@ -80,6 +105,96 @@ def _index_one(warc: Path, part: Path) -> None:
         )
 
     _write_atomically(part, write)
+
+
+class FileIndexer:
+    """The part of one WARC file, made from its records as the writer writes them.
+
+    cdxj-indexer's own rules (which records, which fields, how they are written and
+    sorted) applied to each record just written, at the offset and length it took in the
+    file, so the part is the one the library would make by reading the file back; in
+    memory up to the same sort buffer, then in sorted runs beside the parts.
+    """
+
+    def __init__(self, folder: Path, filename: str):
+        # Loaded by the first file's indexer, not by every user of this module.
+        from cdxj_indexer.main import CDXJIndexer
+
+        self.folder = Path(folder)
+        self.filename = filename
+        self._indexer = CDXJIndexer(None, [], records=RECORDS)
+        self._indexer.curr_filename = filename
+        self._sorter = _sorter_class()(self.folder)
+
+    def add(self, record, offset: int, length: int) -> None:
+        """Index *record* (a warcio record just written) at *offset*, *length* bytes."""
+        if self._indexer.filter_record(record):
+            self._indexer.process_index_entry(
+                _Span(offset, length), record, self.filename, self._sorter
+            )
+
+    def close(self, size: int) -> Path:
+        """Write the part of the file, closed at *size* bytes; returns its path."""
+        part = self.folder / part_name(self.filename, size)
+
+        def write(out) -> None:
+            self._sorter.out = out  # the library's sorter writes only when flushed
+            self._sorter.flush()
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            _write_atomically(part, write)
+        finally:
+            self.discard()
+        return part
+
+    def discard(self) -> None:
+        """Remove the sorted runs written so far (once the part is written, or failed)."""
+        for name in self._sorter.tmp_files:
+            with suppress(OSError):
+                os.unlink(name)
+        self._sorter.tmp_files = []
+
+
+class _Span:
+    """Where a record went, as cdxj-indexer asks its record iterator."""
+
+    __slots__ = ("offset", "length")
+
+    def __init__(self, offset: int, length: int):
+        self.offset, self.length = offset, length
+
+    def get_record_offset(self) -> int:
+        return self.offset
+
+    def get_record_length(self) -> int:
+        return self.length
+
+
+@cache
+def _sorter_class() -> type:
+    from cdxj_indexer.main import SortingWriter
+
+    class SpillingSorter(SortingWriter):
+        """The library's sorter, its runs written beside the parts instead of the system's
+        temporary folder (a crawl killed meanwhile leaves them where the next index
+        update removes them)."""
+
+        def __init__(self, folder: Path):
+            super().__init__(None, SORT_BUFFER_CHARS)
+            self.folder = folder
+
+        def write_to_temp(self) -> str:
+            self.sortedlist.sort()
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", newline="\n", dir=self.folder, prefix=SPILL_PREFIX,
+                suffix=".tmp", delete=False,
+            ) as out:
+                self.write_to_file(self.sortedlist, out)
+            return out.name
+
+    return SpillingSorter
 
 
 def _merge_into(parts: list[Path], target: Path) -> None:

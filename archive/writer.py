@@ -2,7 +2,8 @@
 
 A file being written is named ``*.warc.gz.open`` and renamed when closed, so an
 interrupted crawl never leaves a file that looks complete. Every file starts with
-a ``warcinfo`` record; a request and its response always land in the same file.
+a ``warcinfo`` record; a request and its response always land in the same file. Given
+an indexer (archive.index.FileIndexer), each file is indexed as it is written.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import uuid
 import zlib
@@ -18,12 +20,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
+logger = logging.getLogger(__name__)
 OPEN_SUFFIX = ".open"
 WARC_SUFFIX = ".warc.gz"
 METADATA_URI_PREFIX = "urn:wikiarchive:crawl:"
@@ -159,8 +162,12 @@ class RotatingWarcWriter:
         max_size: int = 1_000_000_000,
         clock: Callable[[], datetime] = utc_now,
         make_id: Callable[[], str] = new_record_id,
+        indexer: Callable[[str], Any] | None = None,
     ):
         self.directory = Path(directory)
+        # Makes the indexer of a new file, given its final name: ``add(record, offset,
+        # length)`` for each record written, ``close(size)`` once the file is closed.
+        self.indexer = indexer
         self.prefix = prefix
         self.info = info
         self.max_size = max_size
@@ -170,6 +177,7 @@ class RotatingWarcWriter:
         self._file: BinaryIO | None = None
         self._path: Path | None = None
         self._writer: RecordWriter | None = None
+        self._index: Any = None
         self.closed_files: list[Path] = []
         self.exchanges = 0
 
@@ -235,8 +243,8 @@ class RotatingWarcWriter:
             ),
         )
         offset = out.tell()
-        writer.write(response)
-        writer.write(request)
+        self._write(response)
+        self._write(request)
         self.exchanges += 1
         stored = Stored(
             self._final_name(), offset, record_id, date, exchange.url, refers_to is not None,
@@ -259,7 +267,7 @@ class RotatingWarcWriter:
             warc_headers_dict=writer.headers(),
         )
         offset = out.tell()
-        writer.write(record)
+        self._write(record)
         return Location(self._final_name(), offset)
 
     def close(self) -> None:
@@ -273,6 +281,20 @@ class RotatingWarcWriter:
         os.replace(self._path, final)
         self.closed_files.append(final)
         self._file = self._path = self._writer = None
+        index, self._index = self._index, None
+        if index is not None:
+            try:
+                index.close(final.stat().st_size)
+            except OSError as exc:  # the next index update reads the file instead
+                logger.warning("Could not write the index part of %s: %s", final.name, exc)
+
+    def _write(self, record) -> None:
+        """Write *record* to the open file, and index it at the bytes it took there."""
+        assert self._writer is not None and self._file is not None
+        offset = self._file.tell()
+        self._writer.write(record)
+        if self._index is not None:
+            self._index.add(record, offset, self._file.tell() - offset)
 
     def _current(self) -> tuple[RecordWriter, BinaryIO]:
         if self._file is None:
@@ -289,6 +311,8 @@ class RotatingWarcWriter:
         # "x": never overwrite an existing archive file
         self._file = open(self._path, "xb")  # noqa: SIM115
         self._writer = RecordWriter(self._file, clock=self._clock, make_id=self._make_id)
+        if self.indexer is not None:
+            self._index = self.indexer(name)
         # Fields that are learnt during the crawl (the delay robots.txt asks for) are
         # read when each file opens.
         info = self.info() if callable(self.info) else self.info

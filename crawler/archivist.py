@@ -23,6 +23,7 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass, replace
+from functools import partial
 from io import BytesIO
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 from warcio.timeutils import iso_date_to_datetime
 
 from archive.catalog import Catalog
+from archive.index import FileIndexer, parts_dir
 from archive.ingest import CrawlIngest
 from archive.layout import Layout
 from archive.media import Held
@@ -258,6 +260,7 @@ class _Work:
         self.writer = RotatingWarcWriter(
             layout.warc, prefix=self.setup.prefix, info=lambda: self.info,
             max_size=self.setup.max_size,
+            indexer=partial(FileIndexer, parts_dir(layout.root)),
         )
         self.catalog = Catalog(layout.catalog)
         self.ingest = CrawlIngest(

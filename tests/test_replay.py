@@ -26,13 +26,13 @@ import pytest
 from cdxj_indexer.main import SortingWriter
 from corpus_expect import expected_by_id, footnotes, page_title
 from edits import NEW_FOOTNOTE, NEW_SENTENCE, NEW_TITLE, RETITLED, retitled_source
-from helpers import copy_output, warc_record_at
+from helpers import copy_output, crawl_once, warc_record_at, wikiarchive
 from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import iso_date_to_timestamp
 from wikibed import http_get
 
 import archive.index as index_module
-from archive.index import PARTS_DIR, index_path, update_index
+from archive.index import PARTS_DIR, index_path, part_name, parts_dir, update_index
 from crawler.parse import parse_page
 
 EDITED = RETITLED
@@ -208,6 +208,37 @@ def test_index_lists_every_article_sorted_and_located(replay):
     files = sorted(p.name for p in (out / "warc").glob("*.warc.gz"))
     assert {f["filename"] for _, _, f in entries} == set(files) and len(files) == 2
     assert sorted(p.name for p in (out / "indexes").iterdir()) == [PARTS_DIR, "index.cdxj"]
+
+
+def library_index(warc: Path) -> bytes:
+    """The sorted index cdxj-indexer's own command makes of a WARC file."""
+    done = subprocess.run(
+        [tool("cdxj-indexer"), "--sort", str(warc)], capture_output=True, check=True, timeout=60
+    )
+    return done.stdout
+
+
+def test_each_files_part_is_the_one_cdxj_indexer_makes_of_it(replay):
+    # Pages, requisites, media, revisits, 304s and the crawls' metadata records.
+    out = replay["out"]
+    for warc in sorted((out / "warc").glob("*.warc.gz")):
+        part = parts_dir(out) / part_name(warc.name, warc.stat().st_size)
+        assert part.read_bytes() == library_index(warc), warc.name
+
+
+def test_a_crawl_indexes_its_file_as_it_writes_it(wiki, tmp_path):
+    out = tmp_path / "out"
+    crawl = crawl_once(wiki, out, "--log-level", "DEBUG")
+    (warc,) = (out / "warc").glob("*.warc.gz")
+    assert "by reading it back" not in crawl.stderr
+    part = parts_dir(out) / part_name(warc.name, warc.stat().st_size)
+    assert part.read_bytes() == library_index(warc)
+    # Without its part, the file is read back (and the log says so).
+    part.unlink()
+    export = wikiarchive("export", str(out), "--log-level", "DEBUG")
+    assert export.returncode == 0, export.stderr[-3000:]
+    assert f"Indexing {warc.name} by reading it back" in export.stderr
+    assert part.read_bytes() == library_index(warc)
 
 
 def test_index_update_is_incremental(replay, tmp_path):

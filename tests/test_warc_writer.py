@@ -1,14 +1,30 @@
-"""The WARC writer on its own: record shape, rotation, .open naming, warcio's own checks."""
+"""The WARC writer on its own: record shape, rotation, .open naming, warcio's own checks,
+the index part each file gets as it is written (checked against cdxj-indexer's own)."""
 
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
+import archive.index as index_module
+from archive.index import (
+    SPILL_PREFIX,
+    FileIndexer,
+    index_path,
+    part_name,
+    parts_dir,
+    update_index,
+)
+from archive.recover import recover_open_files
 from archive.writer import Exchange, RotatingWarcWriter
 from crawler.recorder import dechunked_head
 
@@ -164,3 +180,118 @@ def test_revisit_record_refers_to_the_original(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stdout
+
+
+# ---- the index part each file gets as it is written (archive.index.FileIndexer)
+
+NOT_MODIFIED_HEAD = b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n"
+
+
+def indexing_writer(directory, parts, **kwargs) -> RotatingWarcWriter:
+    return fixed_writer(directory, indexer=partial(FileIndexer, parts), **kwargs)
+
+
+def library_index(path) -> bytes:
+    """The sorted index cdxj-indexer's own command makes of a WARC file."""
+    tool = Path(sys.executable).parent / "cdxj-indexer"
+    done = subprocess.run([str(tool), "--sort", str(path)], capture_output=True, check=True)
+    return done.stdout
+
+
+def write_every_kind(writer: RotatingWarcWriter) -> None:
+    """Responses of several types, a revisit, a 304 revisit and a metadata record."""
+    pages = [writer.write_exchange(exchange(n, body=b"<p>page %d</p>" % n)) for n in range(5)]
+    png = Exchange(
+        "http://127.0.0.1:9/wiki/lib/exe/fetch.php?media=a.png",
+        b"GET /wiki/lib/exe/fetch.php?media=a.png HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: image/png; charset=binary\r\n\r\n",
+        bytes(range(256)), WHEN,
+    )
+    writer.write_exchange(png)
+    writer.write_exchange(exchange(9, body=b"<p>page 0</p>"), refers_to=pages[0])
+    confirmed = replace(exchange(3, body=b""), response_head=NOT_MODIFIED_HEAD)
+    writer.write_exchange(
+        confirmed, refers_to=pages[3], not_modified=exchange(3, b"<p>page 3</p>").payload_digest
+    )
+    writer.write_metadata("crawl-1", {"pages": 5})
+
+
+def test_each_file_gets_the_index_part_the_library_makes_of_it(tmp_path):
+    warcs, parts = tmp_path / "warc", tmp_path / "parts"
+    writer = indexing_writer(warcs, parts, max_size=4000)
+    write_every_kind(writer)
+    writer.close()
+    files = sorted(warcs.iterdir())
+    assert len(files) >= 2  # rotated: each file has its own part
+    assert sorted(p.name for p in parts.iterdir()) == sorted(
+        part_name(f.name, f.stat().st_size) for f in files
+    )
+    indexed = b""
+    for warc in files:
+        part = (parts / part_name(warc.name, warc.stat().st_size)).read_bytes()
+        assert part == library_index(warc)
+        indexed += part
+    kinds = [json.loads(line.split(b" ", 2)[2]) for line in indexed.splitlines()]
+    assert {k["mime"] for k in kinds} >= {"text/html", "image/png", "warc/revisit",
+                                          "application/json"}
+    assert {k.get("status") for k in kinds} >= {"200", "304"}
+
+
+def test_a_part_larger_than_the_sort_buffer_is_sorted_in_runs_alike(tmp_path, monkeypatch):
+    monkeypatch.setattr(index_module, "SORT_BUFFER_CHARS", 600)
+    warcs, parts = tmp_path / "warc", tmp_path / "parts"
+    writer = indexing_writer(warcs, parts)
+    spilled = []
+    original = writer.indexer
+
+    def watched(name):
+        indexer = original(name)
+        spill = indexer._sorter.write_to_temp
+        indexer._sorter.write_to_temp = lambda: spilled.append(1) or spill()
+        return indexer
+
+    writer.indexer = watched
+    for n in range(40):
+        writer.write_exchange(exchange(n, body=b"<p>page %d</p>" % n))
+    writer.close()
+    (warc,) = warcs.iterdir()
+    assert len(spilled) > 5
+    assert sorted(p.name for p in parts.iterdir()) == [part_name(warc.name, warc.stat().st_size)]
+    assert (parts / part_name(warc.name, warc.stat().st_size)).read_bytes() == library_index(warc)
+
+
+def test_a_part_that_cannot_be_written_leaves_the_file_to_be_read_back(tmp_path, caplog):
+    out = tmp_path / "out"
+    parts = parts_dir(out)
+    parts.parent.mkdir(parents=True)
+    parts.write_text("not a folder")  # the part cannot go there
+    writer = indexing_writer(out / "warc", parts)
+    write_every_kind(writer)
+    writer.close()
+    (warc,) = (out / "warc").iterdir()
+    assert warc.name.endswith(".warc.gz")  # closed all the same
+    assert "Could not write the index part" in caplog.text
+    parts.unlink()
+    with caplog.at_level(logging.DEBUG, logger="archive.index"):
+        update_index(out)
+    assert f"Indexing {warc.name} by reading it back" in caplog.text
+    part = parts / part_name(warc.name, warc.stat().st_size)
+    assert part.read_bytes() == library_index(warc)
+    assert len(index_path(out).read_bytes().splitlines()) == len(part.read_bytes().splitlines())
+
+
+def test_runs_a_killed_crawl_left_are_removed_by_the_next_index_update(tmp_path, monkeypatch):
+    monkeypatch.setattr(index_module, "SORT_BUFFER_CHARS", 600)
+    out = tmp_path / "out"
+    writer = indexing_writer(out / "warc", parts_dir(out))
+    for n in range(40):
+        writer.write_exchange(exchange(n, body=b"<p>page %d</p>" % n))
+    writer._file.close()  # killed here: the file keeps its .open name, the runs stay
+    assert any(p.name.startswith(SPILL_PREFIX) for p in parts_dir(out).iterdir())
+    recover_open_files(out / "warc")
+    (recovered,) = (out / "warc").glob("*.warc.gz")
+    update_index(out)
+    assert [p.name for p in parts_dir(out).iterdir()] == [
+        part_name(recovered.name, recovered.stat().st_size)
+    ]
+    assert len(index_path(out).read_bytes().splitlines()) == 40
