@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import sqlite3
 import sys
@@ -579,5 +580,31 @@ def package(
         })
 
 
+def run() -> None:
+    """The installed ``wikiarchive`` command: :func:`main`, then out without the
+    interpreter's teardown.
+
+    A command closes and syncs everything it writes before it returns (WARC files,
+    catalog, tables, index, summary, lock); what is left is freeing what a crawl held,
+    about a third of a second after a 2,000-page crawl. Output and the log are flushed
+    first; a message exit, or an exception, goes the interpreter's own way.
+    """
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code
+    else:
+        code = 0
+    if code is not None and not isinstance(code, int):
+        raise SystemExit(code)
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: the status Python itself would give
+        code = code or 120
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    main()
+    run()

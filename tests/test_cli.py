@@ -200,3 +200,18 @@ def test_excel_safe_cells():
     for plain in ("Magnesium", "", "10.1186/x", "'quoted", "a=b"):
         assert excel_safe(plain) == plain
     assert excel_safe(42) == 42
+
+
+@pytest.mark.parametrize("args", [["--help"], ["crawl", "--concurrency", "0"],
+                                  ["export", "/nonexistent/wikiarchive-out"]])
+def test_the_installed_command_ends_as_main_does(args, tmp_path):
+    # `python -m crawler.cli` and the console script run cli.run(), which leaves without
+    # the interpreter's teardown: the status and every byte of output must be main's.
+    from click.testing import CliRunner
+
+    expected = CliRunner().invoke(main, args, prog_name="python -m crawler.cli")
+    ran = subprocess.run([sys.executable, "-m", "crawler.cli", *args], capture_output=True,
+                         text=True, timeout=60, cwd=tmp_path)
+    assert ran.returncode == expected.exit_code
+    assert ran.stdout == expected.stdout
+    assert ran.stderr == expected.stderr
