@@ -20,12 +20,11 @@ import time
 import zlib
 from pathlib import Path
 
-from zlib_ng import zlib_ng
-
 from bulkgen import generate_fast
 from floor import FAST
 from run import head_revision, log, measure
 from wikigen import DokuWikiBed
+from zlib_ng import zlib_ng
 
 HERE = Path(__file__).resolve().parent
 GZIP_WBITS = zlib.MAX_WBITS + 16
