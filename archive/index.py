@@ -91,20 +91,18 @@ def update_index(out_dir: Path) -> Path:
 
 def _index_one(warc: Path, part: Path) -> None:
     """Index one WARC file into a sorted part file, atomically."""
-    # Loaded here: it takes a fifth of a second, which the archivist process and the
-    # commands that only read a folder's layout need not pay.
-    from cdxj_indexer.main import write_cdx_index
+    # Loaded here: it takes a fifth of a second, which the commands that only read a
+    # folder's layout need not pay.
+    from cdxj_indexer.main import CDXJIndexer
 
     logger.debug("Indexing %s by reading it back", warc.name)
-
-    def write(out) -> None:
-        write_cdx_index(
-            out,
-            [str(warc)],
-            {"sort": True, "records": RECORDS, "max_sort_buff_size": SORT_BUFFER_CHARS},
-        )
-
-    _write_atomically(part, write)
+    # Lines as the library writes them, sorted as it sorts them (its runs beside the parts).
+    sorter = _sorter_class()(part.parent)
+    try:
+        CDXJIndexer(sorter, [str(warc)], records=RECORDS).process_all()
+        _write_atomically(part, sorter.write_into)
+    finally:
+        sorter.discard()
 
 
 class FileIndexer:
@@ -136,24 +134,12 @@ class FileIndexer:
     def close(self, size: int) -> Path:
         """Write the part of the file, closed at *size* bytes; returns its path."""
         part = self.folder / part_name(self.filename, size)
-
-        def write(out) -> None:
-            self._sorter.out = out  # the library's sorter writes only when flushed
-            self._sorter.flush()
-
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
-            _write_atomically(part, write)
+            _write_atomically(part, self._sorter.write_into)
         finally:
-            self.discard()
+            self._sorter.discard()
         return part
-
-    def discard(self) -> None:
-        """Remove the sorted runs written so far (once the part is written, or failed)."""
-        for name in self._sorter.tmp_files:
-            with suppress(OSError):
-                os.unlink(name)
-        self._sorter.tmp_files = []
 
 
 class _Span:
@@ -183,6 +169,18 @@ def _sorter_class() -> type:
         def __init__(self, folder: Path):
             super().__init__(None, SORT_BUFFER_CHARS)
             self.folder = folder
+
+        def write_into(self, out) -> None:
+            """Write every line, sorted, to *out*."""
+            self.out = out  # the library's sorter writes to its output only when flushed
+            self.flush()
+
+        def discard(self) -> None:
+            """Remove the runs written so far (after write_into, or instead of it)."""
+            for name in self.tmp_files:
+                with suppress(OSError):
+                    os.unlink(name)
+            self.tmp_files = []
 
         def write_to_temp(self) -> str:
             self.sortedlist.sort()

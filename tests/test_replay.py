@@ -23,7 +23,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from cdxj_indexer.main import SortingWriter
 from corpus_expect import expected_by_id, footnotes, page_title
 from edits import NEW_FOOTNOTE, NEW_SENTENCE, NEW_TITLE, RETITLED, retitled_source
 from helpers import copy_output, crawl_once, warc_record_at, wikiarchive
@@ -262,10 +261,14 @@ def test_an_index_larger_than_the_sort_buffer_is_sorted_in_runs_alike(
         part.unlink()
     monkeypatch.setattr(index_module, "SORT_BUFFER_CHARS", 1000)
     runs = []
-    spill = SortingWriter.write_to_temp
-    monkeypatch.setattr(SortingWriter, "write_to_temp", lambda w: runs.append(1) or spill(w))
+    sorter = index_module._sorter_class()
+    spill = sorter.write_to_temp
+    monkeypatch.setattr(sorter, "write_to_temp", lambda w: runs.append(spill(w)) or runs[-1])
     update_index(copy)
     assert len(runs) > 5
+    # The runs went beside the parts (not to the system's temporary folder), and are gone.
+    assert {Path(run).parent for run in runs} == {copy / "indexes" / PARTS_DIR}
+    assert not any(Path(run).exists() for run in runs)
     assert len(index_path(out).read_bytes()) > 10 * 1000
     assert index_path(copy).read_bytes() == index_path(out).read_bytes()
 
