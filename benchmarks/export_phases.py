@@ -21,10 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bulkgen import generate_fast
-from floor import FAST, baseline_checkout, remove_checkout
+from floor import baseline_checkout, crawled_once, remove_checkout
 from run import head_revision, log, measure
-from wikigen import DokuWikiBed
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -73,26 +71,15 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {"this": [], "before": []}
     with tempfile.TemporaryDirectory(prefix="wikiarchive-export-") as tmp:
         work = Path(tmp)
-        bed = DokuWikiBed(work / "wiki")
-        log(f"generating {args.pages} pages")
-        generate_fast(bed, args.pages)
-        site = bed.start(workers=2)
-        try:
-            log("crawling once")
-            crawled = measure([sys.executable, "-m", "crawler.cli", "crawl", site, "--out",
-                               str(work / "out"), *FAST, "--concurrency", "2"])
-            if crawled.returncode != 0:
-                raise RuntimeError(f"crawl failed: {crawled.stderr[-3000:]}")
-        finally:
-            bed.stop()
+        archive = crawled_once(args.pages, work)
         # Made only now, so a failed crawl leaves no checkout for git to remember.
         before = baseline_checkout(args.baseline, work) if args.baseline else None
         try:
             for turn in range(args.rounds):
                 log(f"turn {turn + 1}")
                 if before is not None:
-                    runs["before"].append(phases(before, work / "out", work / "copy"))
-                runs["this"].append(phases(ROOT, work / "out", work / "copy"))
+                    runs["before"].append(phases(before, archive, work / "copy"))
+                runs["this"].append(phases(ROOT, archive, work / "copy"))
         finally:
             if before is not None:
                 remove_checkout(before)

@@ -97,6 +97,24 @@ def ours(bed: DokuWikiBed, site: str, out: Path, concurrency: int, code: Path = 
             "before_first": first - started, "exit_after_last": ended - last}
 
 
+def crawled_once(pages: int, work: Path) -> Path:
+    """A generated wiki of *pages* pages served in WORK/wiki and crawled once into
+    WORK/out (the wiki stopped after); returns the output folder."""
+    bed = DokuWikiBed(work / "wiki")
+    log(f"generating {pages} pages")
+    generate_fast(bed, pages)
+    site = bed.start(workers=2)
+    try:
+        log("crawling once")
+        run = measure([sys.executable, "-m", "crawler.cli", "crawl", site, "--out",
+                       str(work / "out"), *FAST, "--concurrency", "2"])
+        if run.returncode != 0:
+            raise RuntimeError(f"crawl failed: {run.stderr[-3000:]}")
+    finally:
+        bed.stop()
+    return work / "out"
+
+
 def known_option(code: Path, option: str) -> bool:
     """Whether the checkout at *code* knows a ``--no-…`` option (a baseline from before
     it existed fetched what it turns off only later)."""

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 import zlib
 from pathlib import Path
 
-from bulkgen import generate_fast
-from floor import FAST
-from run import head_revision, log, measure
-from wikigen import DokuWikiBed
+from floor import crawled_once
+from run import head_revision, log
 from zlib_ng import zlib_ng
 
 HERE = Path(__file__).resolve().parent
@@ -52,23 +49,6 @@ def compress_all(records: list[bytes], module, level: int) -> tuple[float, list[
     return time.process_time() - began, out
 
 
-def crawled_warc(pages: int, work: Path) -> Path:
-    bed = DokuWikiBed(work / "wiki")
-    log(f"generating {pages} pages")
-    generate_fast(bed, pages)
-    site = bed.start(workers=2)
-    try:
-        log("crawling once")
-        run = measure([sys.executable, "-m", "crawler.cli", "crawl", site, "--out",
-                       str(work / "out"), *FAST, "--concurrency", "2"])
-        if run.returncode != 0:
-            raise RuntimeError(f"crawl failed: {run.stderr[-3000:]}")
-    finally:
-        bed.stop()
-    (warc,) = (work / "out" / "warc").glob("*.warc.gz")
-    return warc
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=1000)
@@ -77,7 +57,10 @@ def main() -> None:
     parser.add_argument("--output", default=str(HERE / "RESULTS-gzip.md"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wikiarchive-gzip-") as tmp:
-        warc = args.warc or crawled_warc(args.pages, Path(tmp))
+        if args.warc is None:
+            (warc,) = (crawled_once(args.pages, Path(tmp)) / "warc").glob("*.warc.gz")
+        else:
+            warc = args.warc
         records = members(warc)
     pages = sum(1 for r in records if b"WARC-Type: response" in r[:400])
     best: dict[int, float] = {}
