@@ -131,6 +131,10 @@ class FileIndexer:
                 _Span(offset, length), record, self.filename, self._sorter
             )
 
+    def discard(self) -> None:
+        """Give up on this file's part (its sorted runs removed)."""
+        self._sorter.discard()
+
     def close(self, size: int) -> Path:
         """Write the part of the file, closed at *size* bytes; returns its path."""
         part = self.folder / part_name(self.filename, size)

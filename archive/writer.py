@@ -27,6 +27,7 @@ from warcio.warcwriter import WARCWriter
 from zlib_ng import zlib_ng
 
 logger = logging.getLogger(__name__)
+
 OPEN_SUFFIX = ".open"
 WARC_SUFFIX = ".warc.gz"
 METADATA_URI_PREFIX = "urn:wikiarchive:crawl:"
@@ -167,7 +168,8 @@ class RotatingWarcWriter:
     ):
         self.directory = Path(directory)
         # Makes the indexer of a new file, given its final name: ``add(record, offset,
-        # length)`` for each record written, ``close(size)`` once the file is closed.
+        # length)`` for each record written, ``close(size)`` once the file is closed,
+        # ``discard()`` when it failed.
         self.indexer = indexer
         self.prefix = prefix
         self.info = info
@@ -295,7 +297,13 @@ class RotatingWarcWriter:
         offset = self._file.tell()
         self._writer.write(record)
         if self._index is not None:
-            self._index.add(record, offset, self._file.tell() - offset)
+            try:
+                self._index.add(record, offset, self._file.tell() - offset)
+            except Exception:  # noqa: BLE001 - an aid only: the record is written
+                logger.warning("Could not index %s as it was written; it will be read back",
+                               self._final_name(), exc_info=True)
+                self._index.discard()
+                self._index = None
 
     def _current(self) -> tuple[RecordWriter, BinaryIO]:
         if self._file is None:

@@ -295,3 +295,29 @@ def test_runs_a_killed_crawl_left_are_removed_by_the_next_index_update(tmp_path,
         part_name(recovered.name, recovered.stat().st_size)
     ]
     assert len(index_path(out).read_bytes().splitlines()) == 40
+
+
+def test_an_indexing_failure_leaves_the_records_and_the_file_to_be_read_back(
+    tmp_path, monkeypatch, caplog
+):
+    out = tmp_path / "out"
+    writer = indexing_writer(out / "warc", parts_dir(out))
+    calls = []
+    add = FileIndexer.add
+
+    def failing(self, record, offset, length):
+        calls.append(offset)
+        if len(calls) == 3:
+            raise ValueError("no key for this record")
+        add(self, record, offset, length)
+
+    monkeypatch.setattr(FileIndexer, "add", failing)
+    write_every_kind(writer)
+    writer.close()
+    (warc,) = (out / "warc").iterdir()
+    assert "Could not index" in caplog.text
+    assert [r[0] for r in records(warc)].count("response") == 6  # every record written
+    assert not parts_dir(out).exists() or not any(parts_dir(out).iterdir())
+    update_index(out)
+    part = parts_dir(out) / part_name(warc.name, warc.stat().st_size)
+    assert part.read_bytes() == library_index(warc)
