@@ -98,10 +98,11 @@ class Archivist:
     """The crawl process's handle on the archivist: ``call`` sends one request and
     waits for its answer (run it off the reactor thread); one call at a time."""
 
-    def __init__(self, setup: Setup, info: dict[str, str]):
+    def __init__(self) -> None:
         # A new interpreter running this module (no fork of a process running a
         # reactor, and unlike multiprocessing's spawn, no import of the caller's main
-        # module), on the same code as this process.
+        # module), on the same code as this process. It starts and loads its modules at
+        # once, then waits for open().
         from_parent, to_child = os.pipe()
         from_child, to_parent = os.pipe()
         # The same code as this process: its folder first, unless the interpreter finds
@@ -126,6 +127,9 @@ class Archivist:
         self._in = Connection(from_child, writable=False)
         self._lock = Lock()
         self._answered_last = False  # finish answered: its files are closed
+
+    def open(self, setup: Setup, info: dict[str, str]) -> None:
+        """Have it open the crawl's WARC files and catalog."""
         self._out.send((setup, info))
 
     def store(
@@ -189,6 +193,34 @@ class Archivist:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+
+
+_spare: Archivist | None = None
+
+
+def start_spare() -> None:
+    """Start the archivist before the crawl is set up (``wikiarchive crawl``): its
+    interpreter and imports then overlap Scrapy's set-up, instead of delaying the first
+    pages stored. :func:`take` hands it to the recorder."""
+    global _spare
+    if _spare is None:
+        _spare = Archivist()
+
+
+def take() -> Archivist:
+    """The archivist started ahead, or a new one."""
+    global _spare
+    archivist, _spare = _spare or Archivist(), None
+    return archivist
+
+
+def drop_spare() -> None:
+    """End an archivist started ahead that no crawl took (a crawl refused before it
+    opened): it reads the end of its pipe and exits."""
+    global _spare
+    spare, _spare = _spare, None
+    if spare is not None:
+        spare.close()
 
 
 # ---- the archivist's side
@@ -397,6 +429,9 @@ def main(args: list[str]) -> None:
     the crawl process whose pid follows them."""
     _die_with(int(args[2]))
     tune_allocators()
+    # Loaded now, not when the first file opens: a spare (start_spare) loads it while
+    # the crawl process sets up.
+    import cdxj_indexer.main  # noqa: F401
     serve(Connection(int(args[0]), writable=False), Connection(int(args[1]), readable=False))
 
 

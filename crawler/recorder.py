@@ -34,6 +34,7 @@ from archive.redact import REQUEST_HEADERS, SESSION_HEADERS, redact_message
 from archive.writer import Exchange, utc_now
 from crawler.access import Denial
 from crawler.archivist import Archived, Archivist, Setup
+from crawler.archivist import take as take_archivist
 from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
 from crawler.handler import RAW_META_KEY
 from crawler.lifecycle import INGESTED_STAT
@@ -120,7 +121,8 @@ class WarcRecorderMiddleware:
             login_method=self.login_method,
         )
         self._info_key = self._delay()
-        self.archivist = Archivist(setup, self._warcinfo())
+        self.archivist = take_archivist()
+        self.archivist.open(setup, self._warcinfo())
         # One thread waits on the archivist, so the reactor never does.
         self.pool = ThreadPool(1, 1, name="wikiarchive-archivist")
         self.pool.start()

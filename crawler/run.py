@@ -15,7 +15,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from archive.layout import Layout
-from crawler import outcome
+from crawler import archivist, outcome
 from crawler import settings as default_settings
 from crawler.checks import settings_problems
 from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
@@ -139,12 +139,17 @@ def run_crawl(overrides: dict[str, Any]) -> CrawlSummary:
     problems = settings_problems(settings)
     if problems:
         raise SettingsError("; ".join(problems))
-    process = CrawlerProcess(settings)
-    # The CLI prints the reason a crawl failed itself, as its one-line error.
-    logging.getLogger(outcome.__name__).disabled = True
-    crawler = process.create_crawler(WikiSpider)
-    process.crawl(crawler)
-    process.start()
+    if settings.getbool("WARC_ENABLED"):
+        archivist.start_spare()
+    try:
+        process = CrawlerProcess(settings)
+        # The CLI prints the reason a crawl failed itself, as its one-line error.
+        logging.getLogger(outcome.__name__).disabled = True
+        crawler = process.create_crawler(WikiSpider)
+        process.crawl(crawler)
+        process.start()
+    finally:
+        archivist.drop_spare()
     stats = crawler.stats.get_stats()
     fatal = stats.get(FATAL_STAT)
     if stats.get(BUSY_STAT):

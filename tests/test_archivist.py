@@ -18,6 +18,7 @@ from faultproxy import FaultProxy
 from helpers import FAST, warcio_check, wikiarchive
 from test_interrupt import wait_for_open_file
 
+from crawler import archivist
 from crawler import settings as defaults
 from crawler.checks import settings_problems
 from crawler.run import project_settings
@@ -161,3 +162,22 @@ def test_a_dead_archivist_fails_the_crawl_and_the_next_run_recovers(wiki, tmp_pa
     assert warcio_check(sorted((out / "warc").glob("*.warc.gz"))).returncode == 0
     pages = pd.read_parquet(out / "tables" / "pages.parquet")
     assert sorted(pages.page_id) == sorted(expected_by_id())
+
+
+def test_an_archivist_started_ahead_is_taken_once_or_ended():
+    # `wikiarchive crawl` starts it before Scrapy sets up (its imports overlap); the
+    # recorder takes it, or the run ends it when no crawl opened.
+    archivist.start_spare()
+    spare = archivist._spare
+    assert spare is not None and spare._process.poll() is None
+    assert archivist.take() is spare
+    fresh = archivist.take()  # none waiting: a new one
+    assert fresh is not spare
+    for unused in (spare, fresh):
+        unused.close()  # never opened: it reads the end of its pipe and exits
+        assert unused._process.returncode == 0
+    archivist.start_spare()
+    dropped = archivist._spare
+    archivist.drop_spare()
+    assert archivist._spare is None and dropped._process.returncode == 0
+    archivist.drop_spare()  # nothing waiting: nothing to do
