@@ -39,6 +39,15 @@ def wikiarchive(*args: str, timeout: float = 300) -> subprocess.CompletedProcess
     )
 
 
+def library_index(warc: Path) -> bytes:
+    """The sorted CDXJ index cdxj-indexer's own command makes of a WARC file."""
+    tool = Path(sys.executable).parent / "cdxj-indexer"
+    assert tool.exists(), f"cdxj-indexer is not installed next to {sys.executable}"
+    done = subprocess.run([str(tool), "--sort", str(warc)], capture_output=True, check=True,
+                          timeout=60)
+    return done.stdout
+
+
 def warcio_check(paths: Iterable[Path], *, verbose: bool = False) -> subprocess.CompletedProcess:
     """warcio's own checker (digests, record structure) over the given WARC files."""
     options = ["-v"] if verbose else []

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pytest
 from corpus_expect import expected_by_id, footnotes, page_title
 from edits import NEW_FOOTNOTE, NEW_SENTENCE, NEW_TITLE, RETITLED, retitled_source
-from helpers import copy_output, crawl_once, warc_record_at, wikiarchive
+from helpers import copy_output, crawl_once, library_index, warc_record_at, wikiarchive
 from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import iso_date_to_timestamp
 from wikibed import http_get
@@ -207,14 +207,6 @@ def test_index_lists_every_article_sorted_and_located(replay):
     files = sorted(p.name for p in (out / "warc").glob("*.warc.gz"))
     assert {f["filename"] for _, _, f in entries} == set(files) and len(files) == 2
     assert sorted(p.name for p in (out / "indexes").iterdir()) == [PARTS_DIR, "index.cdxj"]
-
-
-def library_index(warc: Path) -> bytes:
-    """The sorted index cdxj-indexer's own command makes of a WARC file."""
-    done = subprocess.run(
-        [tool("cdxj-indexer"), "--sort", str(warc)], capture_output=True, check=True, timeout=60
-    )
-    return done.stdout
 
 
 def test_each_files_part_is_the_one_cdxj_indexer_makes_of_it(replay):

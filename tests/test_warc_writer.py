@@ -11,8 +11,8 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 
+from helpers import library_index
 from warcio.archiveiterator import ArchiveIterator
 
 import archive.index as index_module
@@ -189,13 +189,6 @@ NOT_MODIFIED_HEAD = b"HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n"
 
 def indexing_writer(directory, parts, **kwargs) -> RotatingWarcWriter:
     return fixed_writer(directory, indexer=partial(FileIndexer, parts), **kwargs)
-
-
-def library_index(path) -> bytes:
-    """The sorted index cdxj-indexer's own command makes of a WARC file."""
-    tool = Path(sys.executable).parent / "cdxj-indexer"
-    done = subprocess.run([str(tool), "--sort", str(path)], capture_output=True, check=True)
-    return done.stdout
 
 
 def write_every_kind(writer: RotatingWarcWriter) -> None:
