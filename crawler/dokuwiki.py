@@ -86,6 +86,8 @@ def namespace(page_id: str) -> str:
     return page_id.rpartition(":")[0]
 
 
+# A crawl meets few hosts, and every link and response asks (several times each).
+@lru_cache(maxsize=64)
 def _origin(scheme: str, netloc: str) -> tuple[str, str, int | None]:
     """(scheme, host, port) with default ports made explicit, for comparing URLs."""
     parts = urlsplit(f"{scheme}://{netloc}")

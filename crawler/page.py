@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zlib
 from dataclasses import dataclass, fields
+
+from zlib_ng import zlib_ng
 
 # How the parser found the article (Page.layout).
 LAYOUT_RENDERER = "renderer"  # by DokuWiki's section divs or footnotes, in any template
@@ -101,12 +102,13 @@ def pack_page(page: Page) -> bytes:
     values = [getattr(page, name) for name in _PAGE_FIELDS]
     values[_FOOTNOTES] = [[getattr(n, f) for f in _FOOTNOTE_FIELDS] for n in page.footnotes]
     values[_LINKS] = [[link.target, link.kind, link.text] for link in page.links]
-    return zlib.compress(json.dumps(values, ensure_ascii=False).encode(), 1)
+    # zlib's format: zlib-ng at level 2 makes it in half zlib's time at level 1, and smaller.
+    return zlib_ng.compress(json.dumps(values, ensure_ascii=False).encode(), 2)
 
 
 def unpack_page(blob: bytes) -> Page:
     """The page :func:`pack_page` packed, equal to the original."""
-    values = json.loads(zlib.decompress(blob))
+    values = json.loads(zlib_ng.decompress(blob))
     values[_FOOTNOTES] = tuple(
         Footnote(n[0], tuple(n[1]), n[2], n[3], n[4], n[5], tuple(n[6]))
         for n in values[_FOOTNOTES]

@@ -157,8 +157,12 @@ _XP_FALLBACK = tuple(
         "//body",
     )
 )
-_XP_CANONICAL = etree.XPath("//head/link[@rel='canonical']/@href|//link[@rel='canonical']/@href")
-_XP_ROBOTS = etree.XPath("//meta[translate(@name, 'ROBTS', 'robts')='robots']/@content")
+_CANONICAL = "link[@rel='canonical']/@href"
+_ROBOTS = "meta[translate(@name, 'ROBTS', 'robts')='robots']/@content"
+# (in the head, where templates print them; anywhere): a search of the whole document
+# costs ten times one of the head's children, so it is done only when the head has none.
+_XP_CANONICAL = (etree.XPath(f"/html/head/{_CANONICAL}"), etree.XPath(f"//{_CANONICAL}"))
+_XP_ROBOTS = (etree.XPath(f"/html/head/{_ROBOTS}"), etree.XPath(f"//{_ROBOTS}"))
 _JSINFO = re.compile(r"\bJSINFO\s*=\s*")
 
 # What DokuWiki's renderer writes, whatever the template: a section is a heading followed by
@@ -908,14 +912,14 @@ def _parse(
         page_id = _url_id(url, site) or START_PAGE
         return _empty_page(site, page_id), None, text
 
-    canonical = next(iter(_XP_CANONICAL(root)), "").strip()
+    canonical = _first(_XP_CANONICAL, root).strip()
     page_id = (
         (_canonical_id(canonical, site) if canonical else None)
         or _jsinfo_id(text)
         or _url_id(url, site)
         or START_PAGE
     )
-    robots = _collapse(next(iter(_XP_ROBOTS(root)), "")).replace(" ", "").lower()
+    robots = _collapse(_first(_XP_ROBOTS, root)).replace(" ", "").lower()
     nodes, layout = _article(root)
     # Missing and removed pages: DokuWiki sends robots "noindex,follow", no canonical
     # link and an empty docInfo (whatever the language of the stub text). They have no
@@ -943,6 +947,15 @@ def _parse(
         layout=layout,
     )
     return page, root, text
+
+
+def _first(xpaths: tuple[etree.XPath, ...], root: Element) -> str:
+    """The first value the first XPath finding any finds, else ""."""
+    for xpath in xpaths:
+        found = xpath(root)
+        if found:
+            return found[0]
+    return ""
 
 
 def _empty_page(site: str, page_id: str) -> Page:

@@ -57,7 +57,6 @@ _LOADS = {
     "object": ("data",),
 }
 _LOADING_TAGS = ("link", "style", *_LOADS)
-_XP_LINKS = etree.XPath("//a/@href", smart_strings=False)
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.I)
 _XP_STYLE_URLS = etree.XPath("//@style[contains(., 'url(')]", smart_strings=False)
 _CSS_IMPORT = re.compile(r"""@import\s+(?:"([^"]*)"|'([^']*)')""", re.I)
@@ -114,39 +113,44 @@ def resources_in_tree(
         if resource is not None:
             found.setdefault((resource.url, resource.relation), resource)
 
-    # A page has many links and few of them to files (XPath's contains() costs more).
-    for href in _XP_LINKS(root):
-        if "fetch.php" in href or "detail.php" in href or "/_media/" in href or (
-            "/_detail/" in href
-        ):
-            add(href, LINKS)
-    for el in root.iter(*_LOADING_TAGS):
+    # One walk of the tree; the links (few of them to files) come first, as listed.
+    loaded: list[str] = []
+    for el in root.iter("a", *_LOADING_TAGS):
         tag = el.tag
-        if tag == "link":
+        if tag == "a":
+            href = el.get("href")
+            if href and ("fetch.php" in href or "detail.php" in href or "/_media/" in href
+                         or "/_detail/" in href):
+                add(href, LINKS)
+        elif tag == "link":
             rels = (el.get("rel") or "").lower().split()
             href = el.get("href")
             if href and (not _LOADED_RELS.isdisjoint(rels)
                          or ("preload" in rels and (el.get("as") or "").lower() in _PRELOADED)):
-                add(href, EMBEDS)
+                loaded.append(href)
         elif tag == "style":
-            for href in css_references(el.text or ""):
-                add(href, EMBEDS)
+            loaded += css_references(el.text or "")
         else:
-            for name in _LOADS[tag]:
-                value = el.get(name)
-                if value:
-                    add(value, EMBEDS)
-            srcset = el.get("srcset")
-            if srcset:
-                for candidate in srcset.split(","):
-                    url = candidate.strip().split(" ", 1)[0]
-                    if url:
-                        add(url, EMBEDS)
+            loaded += _loaded_by(el, tag)
+    for href in loaded:
+        add(href, EMBEDS)
     if text is None or "url(" in text:
         for style in _XP_STYLE_URLS(root):
             for href in css_references(style):
                 add(href, EMBEDS)
     return tuple(found.values())
+
+
+def _loaded_by(el, tag: str) -> list[str]:
+    """The URLs an element of _LOADS loads: its attributes', then its srcset's."""
+    found = [value for name in _LOADS[tag] if (value := el.get(name))]
+    srcset = el.get("srcset")
+    if srcset:
+        for candidate in srcset.split(","):
+            url = candidate.strip().split(" ", 1)[0]
+            if url:
+                found.append(url)
+    return found
 
 
 def css_references(css: str) -> list[str]:

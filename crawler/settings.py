@@ -23,6 +23,9 @@ ROBOTSTXT_OBEY = True
 # more than the wiki's share leave room for that beside the downloads.
 CONCURRENT_REQUESTS_PER_DOMAIN = 1
 CONCURRENT_REQUESTS = CONCURRENT_REQUESTS_PER_DOMAIN + archivist.ARCHIVING_ROOM
+# The spider's callbacks yield requests only, which gain nothing from being handled in
+# parallel; Scrapy starts CONCURRENT_ITEMS tasks (100 by default) for every response.
+CONCURRENT_ITEMS = 1
 DOWNLOAD_DELAY = 1.0
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0

@@ -229,6 +229,24 @@ def test_missing_page_by_robots_whatever_the_language():
     assert page.page_id == "neu"
 
 
+def test_canonical_link_and_robots_pushed_out_of_the_head_still_count():
+    # Text in the head (a template's stray output) ends it for the HTML parser: what
+    # follows lands in the body, where it is still the page's canonical link and robots.
+    stray = "stray template output"
+    found = page_html("<h1>Mg</h1>", head=stray + canonical("magnesium"))
+    page = parse_page(SITE + "doku.php?id=other", found, site=SITE)
+    assert (page.page_id, page.exists) == ("magnesium", True)
+    robots = "<meta name='robots' content='noindex,follow'/>"
+    missing = page_html("<h1>Neu</h1>", head=stray + robots)
+    page = parse_page(SITE + "doku.php?id=neu", missing, site=SITE)
+    assert (page.page_id, page.exists) == ("neu", False)
+
+
+def test_the_heads_canonical_link_wins_over_one_in_the_body():
+    html = page_html(canonical("elsewhere") + "<h1>Mg</h1>", head=canonical("magnesium"))
+    assert parse_page(SITE + "doku.php?id=x", html, site=SITE).page_id == "magnesium"
+
+
 def test_recently_edited_page_exists_despite_noindex():
     # DokuWiki sends noindex,nofollow for pages edited less than indexdelay ago.
     html = page_html(
