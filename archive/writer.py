@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from io import BytesIO
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -40,7 +41,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: the payload digest is kept once worked out
 class Exchange:
     """One HTTP exchange as it went over the wire."""
 
@@ -55,7 +56,7 @@ class Exchange:
     request_redacted: tuple[str, ...] = ()
     response_redacted: tuple[str, ...] = ()
 
-    @property
+    @cached_property  # asked for by the revisit lookup, the record and the ingest
     def payload_digest(self) -> str:
         return payload_digest(self.body)
 
