@@ -1,6 +1,7 @@
 """How close wikiarchive comes to the engine's floor: a bare Scrapy spider on the same URLs.
 
 Usage: python benchmarks/floor.py [--pages 2000] [--workers 2] [--concurrency 2,4]
+                                  [--rounds 2] [--baseline REV] [--setting NAME=VALUE]
                                   [--output benchmarks/RESULTS-floor.md]
 
 One run generates a wiki of N pages (benchmarks/bulkgen.py), serves it with the real
@@ -9,7 +10,9 @@ measures, in turns, at each concurrency: a bare Scrapy spider fetching every art
 permanent link and doing nothing else (benchmarks/bare_spider.py), and `wikiarchive crawl`
 end to end (crawl, WARC, catalog, tables); once: `wget --recursive --warc-file` with a
 reject list for action views (one request at a time), and `wikiarchive export` on one
-core. Reports pages/s, CPU per 1,000 pages (ours beside Scrapy's floor), peak RSS, and how
+core. With --baseline, the code at a git revision too; with --setting, this code with a
+Scrapy setting changed (e.g. a default the project overrides), each in the same turns.
+Reports pages/s, CPU per 1,000 pages (ours beside Scrapy's floor), peak RSS, and how
 long the tables took after the last response. Every request goes to 127.0.0.1.
 """
 
@@ -75,11 +78,16 @@ def bare(bed: DokuWikiBed, urls_file: Path, concurrency: int) -> tuple[Measured,
     return run, int(run.stdout.split()[-1]), server_cpu(bed) - wiki
 
 
-def ours(bed: DokuWikiBed, site: str, out: Path, concurrency: int, code: Path = ROOT) -> dict:
-    """wikiarchive end to end, run from the checkout at *code* (the baseline's, or this)."""
+def ours(
+    bed: DokuWikiBed, site: str, out: Path, concurrency: int, code: Path = ROOT,
+    settings: tuple[str, ...] = (),
+) -> dict:
+    """wikiarchive end to end, run from the checkout at *code* (the baseline's, or this),
+    with Scrapy *settings* (NAME=VALUE) on top of the project's."""
     shutil.rmtree(out, ignore_errors=True)
     summary = out.parent / "summary.json"
     options = [o for o in FAST if code == ROOT or known_option(code, o)]
+    options += [arg for setting in settings for arg in ("-s", setting)]
     wiki = server_cpu(bed)
     started = time.time()
     run = measure([sys.executable, "-m", "crawler.cli", "crawl", site, "--out", str(out),
@@ -165,6 +173,9 @@ def main() -> None:
     parser.add_argument("--output", default=str(HERE / "RESULTS-floor.md"))
     parser.add_argument("--baseline", metavar="REV",
                         help="also run wikiarchive as it was at this git revision, in turns")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="also run this code with this Scrapy setting, in turns "
+                        "(repeatable: one run each)")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     started = time.perf_counter()
@@ -182,7 +193,8 @@ def main() -> None:
             log("rendering every page once (warm caches)")
             stdlib_pass(bed, paths, 4)
             load = os.getloadavg()[0]
-            results: dict = {"bare": {}, "ours": {}, "before": {}}
+            results: dict = {"bare": {}, "ours": {}, "before": {},
+                             "settings": {setting: {} for setting in args.setting}}
             for level in levels:
                 for turn in range(args.rounds):
                     log(f"c={level}, turn {turn + 1}: bare Scrapy")
@@ -191,6 +203,10 @@ def main() -> None:
                         log(f"c={level}, turn {turn + 1}: wikiarchive at {args.baseline}")
                         results["before"].setdefault(level, []).append(
                             ours(bed, site, work / "out-before", level, code=before))
+                    for setting, runs in results["settings"].items():
+                        log(f"c={level}, turn {turn + 1}: wikiarchive crawl -s {setting}")
+                        runs.setdefault(level, []).append(
+                            ours(bed, site, work / "out-setting", level, settings=(setting,)))
                     log(f"c={level}, turn {turn + 1}: wikiarchive crawl")
                     results["ours"].setdefault(level, []).append(
                         ours(bed, site, work / "out", level))
@@ -241,7 +257,8 @@ def render(R: dict, args: argparse.Namespace) -> str:
         "",
         f"Produced by `python benchmarks/floor.py --pages {args.pages} --workers "
         f"{args.workers} --concurrency {args.concurrency}"
-        f"{' --baseline ' + args.baseline if args.baseline else ''}` at {head} in "
+        f"{' --baseline ' + args.baseline if args.baseline else ''}"
+        f"{''.join(' --setting ' + setting for setting in args.setting)}` at {head} in "
         f"{R['minutes']:.1f} min: {os.cpu_count()} cores, DokuWiki (Debian) under `php -S` "
         f"with {args.workers} workers on 127.0.0.1, warm caches. Each measurement ran "
         f"{args.rounds} times in turns; the best wall time of each is shown. Load average "
@@ -269,6 +286,9 @@ def render(R: dict, args: argparse.Namespace) -> str:
         if R["before"]:
             L.append(crawl_line(f"wikiarchive at {args.baseline} (before)",
                                 R["before"][level], level, floor, n, bold=False))
+        for setting, runs in R["settings"].items():
+            L.append(crawl_line(f"wikiarchive crawl with `-s {setting}`", runs[level], level,
+                                floor, n, bold=False))
         L.append(crawl_line("**wikiarchive crawl, end to end**", R["ours"][level], level,
                             floor, n, bold=True))
     w = R["wget"]
