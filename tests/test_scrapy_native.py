@@ -26,6 +26,10 @@ def test_scrapy_crawl_archives_records_and_exports(wiki, tmp_path):
     out = tmp_path / "out"
     first = scrapy_crawl(wiki.base_url, out)
     assert first.returncode == 0, first.stderr[-3000:]
+    # The spider yields requests only, which CONCURRENT_ITEMS=1 (crawler.settings) rests
+    # on: Scrapy's stats, dumped at the end, count no item.
+    assert "Dumping Scrapy stats" in first.stderr and "'scheduler/enqueued'" in first.stderr
+    assert "item_scraped_count" not in first.stderr
     pages = pd.read_parquet(out / "tables" / "pages.parquet")
     assert sorted(pages.page_id) == sorted(expected_by_id())
     crawls = pd.read_parquet(out / "tables" / "crawls.parquet")
