@@ -21,7 +21,6 @@ archivist's own work show.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pickle
 import sys
@@ -30,7 +29,7 @@ import time
 from pathlib import Path
 
 from floor import baseline_checkout, crawled_once, remove_checkout
-from run import head_revision, log, measure
+from run import head_revision, log, phases_on_one_core, turn_arguments
 from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import iso_date_to_datetime
 
@@ -141,22 +140,8 @@ def exchanges_of(out: Path) -> dict:
     return {"exchanges": exchanges, "setup": setup, "info": info, "summary": summary}
 
 
-def phases(code: Path, saved: Path, scratch: Path) -> dict[str, float]:
-    run = measure(["taskset", "-c", "0", sys.executable, "-c", TIMED, str(saved),
-                   str(scratch)], cwd=code)
-    if run.returncode != 0:
-        raise RuntimeError(f"replay failed ({run.returncode}): {run.stderr[-3000:]}")
-    line = next(x for x in reversed(run.stdout.splitlines()) if x.startswith("PHASES "))
-    return json.loads(line[len("PHASES "):])
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--baseline", metavar="REV")
-    parser.add_argument("--output", default=str(HERE / "RESULTS-archivist.md"))
-    args = parser.parse_args()
+    args = turn_arguments(__doc__.splitlines()[0], HERE / "RESULTS-archivist.md")
     started = time.perf_counter()
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(prefix="wikiarchive-archivist-") as tmp:
@@ -173,7 +158,8 @@ def main() -> None:
             for turn in range(args.rounds):
                 for name, code in codes.items():
                     log(f"turn {turn + 1}: {name}")
-                    turns[name].append(phases(code, saved, work / "scratch"))
+                    turns[name].append(phases_on_one_core(code, TIMED, str(saved),
+                                                         str(work / "scratch")))
         finally:
             if args.baseline:
                 remove_checkout(codes[f"at {args.baseline} (before)"])

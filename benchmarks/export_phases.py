@@ -14,15 +14,13 @@ best of the turns. Every request goes to 127.0.0.1.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from floor import baseline_checkout, crawled_once, remove_checkout
-from run import head_revision, log, measure
+from run import head_revision, log, phases_on_one_core, turn_arguments
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -51,22 +49,8 @@ print("PHASES " + json.dumps({"imports": imported - began, "rebuild": rebuilt - 
 """
 
 
-def phases(code: Path, archive: Path, work: Path) -> dict[str, float]:
-    run = measure(["taskset", "-c", "0", sys.executable, "-c", TIMED, str(archive), str(work)],
-                  cwd=code)
-    if run.returncode != 0:
-        raise RuntimeError(f"export failed ({run.returncode}): {run.stderr[-3000:]}")
-    line = next(x for x in reversed(run.stdout.splitlines()) if x.startswith("PHASES "))
-    return json.loads(line[len("PHASES "):])
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--baseline", metavar="REV")
-    parser.add_argument("--output", default=str(HERE / "RESULTS-export-phases.md"))
-    args = parser.parse_args()
+    args = turn_arguments(__doc__.splitlines()[0], HERE / "RESULTS-export-phases.md")
     started = time.perf_counter()
     runs: dict[str, list[dict[str, float]]] = {"this": [], "before": []}
     with tempfile.TemporaryDirectory(prefix="wikiarchive-export-") as tmp:
@@ -77,9 +61,10 @@ def main() -> None:
         try:
             for turn in range(args.rounds):
                 log(f"turn {turn + 1}")
+                timed = (TIMED, str(archive), str(work / "copy"))
                 if before is not None:
-                    runs["before"].append(phases(before, archive, work / "copy"))
-                runs["this"].append(phases(ROOT, archive, work / "copy"))
+                    runs["before"].append(phases_on_one_core(before, *timed))
+                runs["this"].append(phases_on_one_core(ROOT, *timed))
         finally:
             if before is not None:
                 remove_checkout(before)

@@ -19,6 +19,7 @@ import concurrent.futures
 import csv
 import http.client
 import io
+import json
 import os
 import pstats
 import random
@@ -145,6 +146,27 @@ def measure(cmd: list[str], *, cwd: Path = ROOT, env: dict | None = None,
     return Measured(seconds, usage.ru_utime + usage.ru_stime, maxrss,
                     proc.returncode, out.read().decode(errors="replace"),
                     err.read().decode(errors="replace"), timed_out, marks)
+
+
+def turn_arguments(description: str, output: Path) -> argparse.Namespace:
+    """--pages, --rounds, --baseline and --output of a benchmark timing a crawled wiki's
+    work in turns against a baseline revision."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", metavar="REV")
+    parser.add_argument("--output", default=str(output))
+    return parser.parse_args()
+
+
+def phases_on_one_core(code: Path, script: str, *args: str) -> dict:
+    """Run *script* (``python -c``) on core 0 in the checkout at *code* with *args*; the
+    JSON it prints last after ``PHASES `` (its timings)."""
+    run = measure(["taskset", "-c", "0", sys.executable, "-c", script, *args], cwd=code)
+    if run.returncode != 0:
+        raise RuntimeError(f"timed run failed ({run.returncode}): {run.stderr[-3000:]}")
+    line = next(x for x in reversed(run.stdout.splitlines()) if x.startswith("PHASES "))
+    return json.loads(line[len("PHASES "):])
 
 
 def server_cpu(bed: DokuWikiBed) -> float:
