@@ -77,12 +77,7 @@ def is_history(resp: ArchivedResponse) -> bool:
 
 def is_feed(resp: ArchivedResponse) -> bool:
     """The recent-changes feed as the crawl got it (a 304 names its validators too)."""
-    # A feed's URL names feed.php: most responses need no look at the wiki's URL rules.
-    return (
-        resp.status in (200, 304)
-        and "feed.php" in resp.url
-        and request_kind(resp.url, resp.site or "") == "feed"
-    )
+    return resp.status in (200, 304) and request_kind(resp.url, resp.site or "") == "feed"
 
 
 def wants_body(resp: ArchivedResponse) -> bool:
