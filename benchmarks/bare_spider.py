@@ -4,12 +4,14 @@
 
 Same engine, same politeness switches as a wikiarchive crawl run by the benchmark
 (robots.txt obeyed, no delay, no AutoThrottle, no cookies), no recorder, no parsing,
-no catalog, no tables. Prints the number of responses. Every URL is on 127.0.0.1.
+no catalog, no tables. Prints the number of responses, then when the first and the
+last came (epoch seconds). Every URL is on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,12 +27,15 @@ class BareSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.urls = urls
         self.responses = 0
+        self.first = self.last = 0.0
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.urls:
             yield scrapy.Request(url, callback=self.parse)
 
     def parse(self, response: Response) -> None:
+        self.last = time.time()
+        self.first = self.first or self.last
         self.responses += 1
 
 
@@ -50,7 +55,8 @@ def main() -> None:
     crawler = process.create_crawler(BareSpider)
     process.crawl(crawler, urls=urls)
     process.start()
-    print(crawler.spider.responses)
+    spider = crawler.spider
+    print(spider.responses, spider.first, spider.last)
 
 
 if __name__ == "__main__":
