@@ -269,11 +269,11 @@ def split_line(level: int, floor: dict, mine: dict) -> str:
     """Where the run's time went against the floor's: start-up, the crawl between the
     first response and the last, the end; and the ratio with the floor's start and end."""
     ends = floor["before_first"] + floor["exit_after_last"]
-    at_most = floor["run"].seconds / (ends + mine["span"]) * mine["pages"] / floor["pages"]
+    with_floor_ends = floor["run"].seconds / (ends + mine["span"]) * mine["pages"] / floor["pages"]
     return (f"| c={level} | {floor['before_first']:.2f} / {mine['before_first']:.2f} s | "
             f"{floor['span']:.1f} / {mine['span']:.1f} s ({mine['span'] / floor['span']:.2f}x) | "
             f"{floor['exit_after_last']:.2f} / {mine['exit_after_last']:.2f} s | "
-            f"{at_most:.2f}x |")
+            f"{with_floor_ends:.2f}x |")
 
 
 def render(R: dict, args: argparse.Namespace) -> str:
