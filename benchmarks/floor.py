@@ -244,12 +244,12 @@ def busy(run: Measured, wiki: float) -> str:
 
 def crawl_line(name: str, runs: list, level: int, floor: dict, n: int, *, bold: bool) -> str:
     mine = best(runs, key=by_wall)
-    rate = mine["pages"] / mine["run"].seconds
+    rate = pages_per_s(mine)
     b = "**" if bold else ""
     after = mine["after_last"]
     ready = "–" if after is None else f"{after:.2f} s ({after / n * 1000:.2f} s per 1,000 pages)"
     return (f"| {name} | {level} | {mine['run'].seconds:.1f} | {mine['pages']} | "
-            f"{b}{rate:.0f}{b} | {b}{rate / floor_rate(floor):.2f}x{b} | "
+            f"{b}{rate:.0f}{b} | {b}{rate / pages_per_s(floor):.2f}x{b} | "
             f"{mine['run'].cpu / mine['pages'] * 1000:.1f} | "
             f"{mine['wiki'] / mine['pages'] * 1000:.1f} | {busy(mine['run'], mine['wiki'])} | "
             f"{mine['run'].maxrss_mb:.0f} | {mine['before_first']:.1f} s | "
@@ -257,8 +257,8 @@ def crawl_line(name: str, runs: list, level: int, floor: dict, n: int, *, bold: 
             f"{mine['exit_after_last']:.1f} s |")
 
 
-def floor_rate(floor: dict) -> float:
-    return floor["pages"] / floor["run"].seconds
+def pages_per_s(run: dict) -> float:
+    return run["pages"] / run["run"].seconds
 
 
 def by_wall(run: dict) -> float:
@@ -310,7 +310,7 @@ def render(R: dict, args: argparse.Namespace) -> str:
         floor = best(R["bare"][level], key=by_wall)
         run, count, wiki = floor["run"], floor["pages"], floor["wiki"]
         L.append(f"| bare Scrapy spider (the floor) | {level} | {run.seconds:.1f} | {count} | "
-                 f"{floor_rate(floor):.0f} | 1.00x | {run.cpu / count * 1000:.1f} | "
+                 f"{pages_per_s(floor):.0f} | 1.00x | {run.cpu / count * 1000:.1f} | "
                  f"{wiki / count * 1000:.1f} | {busy(run, wiki)} | {run.maxrss_mb:.0f} | "
                  f"{floor['before_first']:.1f} s | {floor['span']:.1f} s | – | "
                  f"{floor['exit_after_last']:.1f} s |")
@@ -336,11 +336,11 @@ def render(R: dict, args: argparse.Namespace) -> str:
     for level in sorted(R["bare"]):
         mine = best(R["ours"][level], key=by_wall)
         floor = best(R["bare"][level], key=by_wall)
-        ratio = (mine["pages"] / mine["run"].seconds) / floor_rate(floor)
+        ratio = pages_per_s(mine) / pages_per_s(floor)
         L.append(f"| end to end ≥ 0.7x a bare Scrapy spider at c={level} | {ratio:.2f}x | "
                  f"{'**met**' if ratio >= 0.7 else '**missed**'} |")
     mine2 = best(R["ours"][min(R["ours"])], key=by_wall)
-    rate2 = mine2["pages"] / mine2["run"].seconds
+    rate2 = pages_per_s(mine2)
     L.append(f"| faster than wget's WARC crawl at c={min(R['ours'])} | {rate2:.0f} vs "
              f"{wrate:.0f} pages/s | {'**met**' if rate2 > wrate else '**missed**'} |")
     worst = max(r["after_last"] for runs in R["ours"].values() for r in runs)
