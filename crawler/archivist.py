@@ -18,22 +18,24 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import pickle
 import signal
 import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import partial
 from io import BytesIO
 from multiprocessing.connection import Connection
 from pathlib import Path
 from threading import Lock
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from warcio.timeutils import iso_date_to_datetime
 
 from archive.catalog import Catalog
-from archive.index import FileIndexer, parts_dir
+from archive.index import FileIndexer, index_path, parts_dir, update_index
 from archive.ingest import CrawlIngest
 from archive.layout import Layout
 from archive.media import Held
@@ -41,6 +43,9 @@ from archive.reader import ArchivedResponse, decoded_payload, http_fields, parse
 from archive.writer import Exchange, RotatingWarcWriter, Stored
 from crawler.allocators import tune_allocators
 from crawler.page import Page, gist_of
+
+if TYPE_CHECKING:
+    from exports.result import ExportResult
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +70,7 @@ class Setup:
     date_format: str | None = None
     login_user: str | None = None
     login_method: str | None = None
+    excel_safe: bool = False  # how the tables are written (WIKI_EXCEL_SAFE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +87,14 @@ class Archived:
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """The crawl committed (``files``: the WARC files closed), or nothing to commit."""
+    """The crawl committed (``files``: the WARC files closed), or nothing to commit;
+    for a committed crawl, the tables and CDXJ index brought up to it, or why not."""
 
     files: tuple[str, ...]
     archived: bool  # False: no exchange was written, the catalog stays as it was
+    tables: ExportResult | None = None
+    tables_ready_at: str | None = None  # when they were in place (UTC, ISO 8601)
+    tables_error: Exception | None = None  # why they could not be written
 
 
 class ArchivistGone(OSError):
@@ -264,8 +274,7 @@ def serve(incoming: Connection, outgoing: Connection) -> None:
             try:
                 outgoing.send((kind, value, logged.take()))
             except Exception as exc:  # an exception that does not pickle
-                failed = RuntimeError(f"{type(value).__name__}: {value} ({exc})")
-                outgoing.send(("error", failed, logged.take()))
+                outgoing.send(("error", _portable(value, exc), logged.take()))
             if done:
                 return
     finally:
@@ -374,7 +383,24 @@ class _Work:
             self.writer.exchanges, ", ".join(files),
         )
         self.close()
-        return Finished(files, True)
+        return self._publish(Finished(files, True))
+
+    def _publish(self, finished: Finished) -> Finished:
+        """The tables and the CDXJ index, brought up to the crawl just committed (here,
+        so the crawl process never loads Arrow; a crawl that changed nothing rewrites
+        neither)."""
+        from exports.export import write_tables  # loaded by main(), as Arrow
+
+        root = Path(self.setup.out_dir)
+        try:
+            tables = write_tables(root, excel_safe=self.setup.excel_safe)
+            ready = datetime.now(UTC).isoformat()
+            if tables.rewritten or not index_path(root).exists():
+                update_index(root)
+        except Exception as exc:  # noqa: BLE001 - the crawl is archived; say why tables are not
+            logger.debug("Publishing failed", exc_info=True)
+            return replace(finished, tables_error=_portable(exc))
+        return replace(finished, tables=tables, tables_ready_at=ready)
 
     def close(self) -> None:
         """Roll back what is not committed and let the files be; idempotent."""
@@ -387,6 +413,18 @@ class _Work:
         catalog, self.catalog = self.catalog, None
         if catalog is not None:
             catalog.close()
+
+
+def _portable(value: object, failed: Exception | None = None) -> Any:
+    """*value*, or a RuntimeError naming it when it cannot cross the pipe (*failed*:
+    why sending it failed)."""
+    if failed is None:
+        try:
+            pickle.dumps(value)
+            return value
+        except Exception as exc:  # noqa: BLE001 - whatever stops it pickling
+            failed = exc
+    return RuntimeError(f"{type(value).__name__}: {value} ({failed})")
 
 
 def confirmed(held: Held) -> Stored:
@@ -429,9 +467,15 @@ def main(args: list[str]) -> None:
     the crawl process whose pid follows them."""
     _die_with(int(args[2]))
     tune_allocators()
-    # Loaded now, not when the first file opens: a spare (start_spare) loads it while
-    # the crawl process sets up.
+    # Loaded now, not when the first file opens or the tables are written: a spare
+    # (start_spare) loads them while the crawl process sets up. Only this process loads
+    # Arrow and the tables' code.
     import cdxj_indexer.main  # noqa: F401
+
+    import exports.export  # noqa: F401
+    from exports.write import load_arrow
+
+    load_arrow()
     serve(Connection(int(args[0]), writable=False), Connection(int(args[1]), readable=False))
 
 

@@ -4,8 +4,9 @@ Before anything is fetched or written (``from_crawler``): the settings are check
 the output folder's lock is taken. When the spider opens: WARC files a killed run left
 open are recovered, the catalog is brought up to the WARC files, an archive of another
 site is refused, and the spider learns what earlier crawls saw. During the crawl the
-recorder archives each response and ingests it into the catalog (crawler.recorder).
-When the engine stops: the tables and the CDXJ index are written, the lock released.
+recorder archives each response and ingests it into the catalog (crawler.recorder); the
+archivist commits it and brings the tables and the CDXJ index up to it. When the engine
+stops, the lock is released.
 
 A failure at any step closes the crawl as failed with a one-line reason in the stats
 (``wiki/fatal``), which the CLI turns into its exit status.
@@ -14,7 +15,6 @@ A failure at any step closes the crawl as failed with a one-line reason in the s
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import Timeout
@@ -23,19 +23,18 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 
 from archive.catalog import Catalog, PreviousCrawl
-from archive.index import index_path, update_index
 from archive.ingest import sync_catalog
 from archive.layout import Layout
 from archive.recover import recover_open_files
 from crawler.checks import settings_problems
 from crawler.lock import folder_lock
 from crawler.outcome import BUSY_STAT, FAILED, describe, record_failure
-from exports.export import ExportResult, write_tables
 
 logger = logging.getLogger(__name__)
 
 BUSY = "busy"  # finish reason: another run holds the folder
-INGESTED_STAT = "wiki/ingested"  # set by the recorder once the crawl is in the catalog
+# Set by the recorder once the crawl is in the catalog, and the tables brought up to it.
+INGESTED_STAT = "wiki/ingested"
 EXPORT_STAT = "wiki/export"  # the ExportResult of the tables written after the crawl
 TABLES_READY_STAT = "wiki/tables_ready_at"  # when they were in place (UTC, ISO 8601)
 
@@ -125,29 +124,6 @@ class ArchiveLifecycle:
             catalog.close()
 
     def engine_stopped(self) -> None:
-        """Publish the tables of a crawl the recorder committed; release the lock."""
-        if not self.lock.is_locked:
-            return
-        try:
-            if self.crawler.stats.get_value(INGESTED_STAT):
-                result = self.publish()
-                self.crawler.stats.set_value(EXPORT_STAT, result)
-                logger.info(result.render(self.layout.tables))
-        except Exception as exc:  # noqa: BLE001 - the crawl is archived; say why tables are not
-            logger.debug("Publishing failed", exc_info=True)
-            record_failure(
-                self.crawler,
-                f"the crawl is archived, but its tables could not be written: {describe(exc)} "
-                "(run `wikiarchive export` to write them)",
-            )
-        finally:
+        """Release the lock, after everything the crawl writes is written."""
+        if self.lock.is_locked:
             self.lock.release()
-
-    def publish(self) -> ExportResult:
-        """The tables (and what describes them) from the catalog, and the CDXJ index; a
-        crawl that changed nothing rewrites neither."""
-        result = write_tables(self.layout.root, excel_safe=self.excel_safe)
-        self.crawler.stats.set_value(TABLES_READY_STAT, datetime.now(UTC).isoformat())
-        if result.rewritten or not index_path(self.layout.root).exists():
-            update_index(self.layout.root)
-        return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 from zlib_ng import zlib_ng
 
@@ -20,8 +21,9 @@ LAYOUT_PARAGRAPHS = "paragraphs"  # plain paragraphs only: a page without headin
 LAYOUT_UNKNOWN = "unknown"  # none of these: the template's whole content area was taken
 
 
-@dataclass(frozen=True, slots=True)
-class Footnote:
+# Footnotes and links are named tuples, not dataclasses: a page holds tens of them, made
+# again each time it is unpacked, and the tables take their columns with zip(*links).
+class Footnote(NamedTuple):
     number: int
     numbers: tuple[int, ...]
     text: str
@@ -31,8 +33,7 @@ class Footnote:
     urls: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
+class Link(NamedTuple):
     target: str
     kind: str  # page | missing_page | external | media
     text: str
@@ -99,9 +100,8 @@ def pack_page(page: Page) -> bytes:
     Positional and shallow on purpose: dataclasses.asdict deep-copies every link and
     footnote, which cost more than parsing the page.
     """
+    # Footnotes and links are tuples: JSON arrays of their fields in order.
     values = [getattr(page, name) for name in _PAGE_FIELDS]
-    values[_FOOTNOTES] = [[getattr(n, f) for f in _FOOTNOTE_FIELDS] for n in page.footnotes]
-    values[_LINKS] = [[link.target, link.kind, link.text] for link in page.links]
     # zlib's format: zlib-ng at level 2 makes it in half zlib's time at level 1, and smaller.
     return zlib_ng.compress(json.dumps(values, ensure_ascii=False).encode(), 2)
 
@@ -113,11 +113,10 @@ def unpack_page(blob: bytes) -> Page:
         Footnote(n[0], tuple(n[1]), n[2], n[3], n[4], n[5], tuple(n[6]))
         for n in values[_FOOTNOTES]
     )
-    values[_LINKS] = tuple(Link(*link) for link in values[_LINKS])
+    values[_LINKS] = tuple(map(Link._make, values[_LINKS]))
     return Page(*values)
 
 
 _PAGE_FIELDS = [f.name for f in fields(Page)]
-_FOOTNOTE_FIELDS = [f.name for f in fields(Footnote)]
 _FOOTNOTES = _PAGE_FIELDS.index("footnotes")
 _LINKS = _PAGE_FIELDS.index("links")

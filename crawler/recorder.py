@@ -33,11 +33,11 @@ from archive.media import Held
 from archive.redact import REQUEST_HEADERS, SESSION_HEADERS, redact_message
 from archive.writer import Exchange, utc_now
 from crawler.access import Denial
-from crawler.archivist import Archived, Archivist, Setup
+from crawler.archivist import Archived, Archivist, Finished, Setup
 from crawler.archivist import take as take_archivist
 from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
 from crawler.handler import RAW_META_KEY
-from crawler.lifecycle import INGESTED_STAT
+from crawler.lifecycle import EXPORT_STAT, INGESTED_STAT, TABLES_READY_STAT
 from crawler.login import LOGIN_META_KEY
 from crawler.outcome import describe, fail_crawl, fatal_message, guarded, record_failure
 
@@ -68,6 +68,7 @@ class WarcRecorderMiddleware:
         date_format: str | None,
         login_user: str | None = None,
         login_method: str | None = None,
+        excel_safe: bool = False,
     ):
         self.crawler = crawler
         self.stats = crawler.stats
@@ -77,6 +78,7 @@ class WarcRecorderMiddleware:
         self.date_format = date_format
         self.login_user = login_user
         self.login_method = login_method if login_user else None
+        self.excel_safe = excel_safe
         self.archivist: Archivist | None = None
         self.pool: ThreadPool | None = None  # the thread that waits on the archivist
         self.spider: Spider | None = None
@@ -97,6 +99,7 @@ class WarcRecorderMiddleware:
             date_format=settings.get("WIKI_DATE_FORMAT"),
             login_user=settings.get("WIKI_LOGIN_USER") or None,
             login_method=settings.get("WIKI_LOGIN_METHOD"),
+            excel_safe=settings.getbool("WIKI_EXCEL_SAFE"),
         )
         crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
@@ -119,6 +122,7 @@ class WarcRecorderMiddleware:
             date_format=self.date_format,
             login_user=self.login_user,
             login_method=self.login_method,
+            excel_safe=self.excel_safe,
         )
         self._info_key = self._delay()
         self.archivist = take_archivist()
@@ -226,6 +230,7 @@ class WarcRecorderMiddleware:
             if finished.archived:
                 self.stats.set_value("warc/files", list(finished.files))
                 self.stats.set_value(INGESTED_STAT, True)
+                self._published(finished)
         except (OSError, sqlite3.Error) as exc:
             # What is written stays; the next run ingests the crawl from its WARC files.
             record_failure(
@@ -243,6 +248,19 @@ class WarcRecorderMiddleware:
             from twisted.internet import reactor
 
             reactor.addSystemEventTrigger("after", "shutdown", archivist.wait)
+
+    def _published(self, finished: Finished) -> None:
+        """What the archivist made of the tables after committing the crawl."""
+        if finished.tables_error is not None:
+            record_failure(
+                self.crawler,
+                "the crawl is archived, but its tables could not be written: "
+                f"{describe(finished.tables_error)} (run `wikiarchive export` to write them)",
+            )
+            return
+        self.stats.set_value(EXPORT_STAT, finished.tables)
+        self.stats.set_value(TABLES_READY_STAT, finished.tables_ready_at)
+        logger.info(finished.tables.render(self.layout.tables))
 
 
 def exchange_of(

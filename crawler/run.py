@@ -23,7 +23,7 @@ from crawler.lifecycle import EXPORT_STAT, TABLES_READY_STAT
 from crawler.lock import Busy
 from crawler.outcome import BUSY_STAT, FATAL_STAT, exit_status
 from crawler.spiders.wiki import WikiSpider
-from exports.export import ExportResult
+from exports.result import ExportResult
 
 
 class CrawlError(Exception):

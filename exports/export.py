@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from importlib.metadata import version
 from itertools import groupby
 from pathlib import Path
@@ -21,16 +20,17 @@ from archive.media import media_files, page_media
 from crawler.page import LAYOUT_UNKNOWN, Page, unpack_page
 from exports.datapackage import PACKAGE_NAME, write_datapackage
 from exports.presence import Presence
+from exports.result import PROBLEM_KINDS, ExportResult
 from exports.tables import (
     SCHEMAS,
     Provenance,
     access_denied_row,
     change_row,
-    citation_rows,
+    citation_columns,
     crawl_row,
     error_row,
-    footnote_rows,
-    link_rows,
+    footnote_columns,
+    link_columns,
     media_row,
     page_media_row,
     page_row,
@@ -62,58 +62,6 @@ TABLES_OF = {
 META_SEQ = "tables_seq"
 META_VERSION = "tables_version"
 META_NOTES = "tables_notes"
-
-
-# What the pages say of how they were read, kept with the tables' notes.
-PROBLEM_KINDS = ("unreadable_dates", "undated", "unrecognised")
-
-
-@dataclass(frozen=True, slots=True)
-class ExportResult:
-    rows: dict[str, int]  # rows per table
-    unreadable_dates: list[str]  # pages whose date was shown but could not be parsed
-    # Pages showing no date at all: the template prints it where it is not looked for.
-    undated: list[str] = field(default_factory=list)
-    # Pages whose body is empty or was not found by DokuWiki's markup: an unknown template.
-    unrecognised: list[str] = field(default_factory=list)
-    rewritten: list[str] = field(default_factory=list)  # files that changed
-
-    def render(self, tables_dir: Path) -> str:
-        """The table counts, then one warning line per kind of page read badly."""
-        counts = ", ".join(f"{n} {name}" for name, n in self.rows.items())
-        state = "" if self.rewritten else " (unchanged)"
-        lines = [f"Tables in {tables_dir}{state}: {counts}"]
-        lines += [f"Warning: {warning}" for warning in self.warnings()]
-        return "\n".join(lines)
-
-    def warnings(self) -> list[str]:
-        """One line per kind of page read badly, with how many and an example page."""
-        return [message for message, _ in self.problems()]
-
-    def problems(self) -> list[tuple[str, list[str]]]:
-        """(warning, the pages) per kind of page read badly; none when all read well."""
-        found = []
-        if self.unreadable_dates:
-            found.append((
-                f"{len(self.unreadable_dates)} pages show a date that could not be read "
-                f"(e.g. {self.unreadable_dates[0]}; kept in last_modified_raw); name the "
-                "wiki's format with --date-format",
-                self.unreadable_dates,
-            ))
-        if self.undated:
-            found.append((
-                f"{len(self.undated)} pages show no date where DokuWiki's templates put it "
-                f"(e.g. {self.undated[0]}); last_modified is empty for them",
-                self.undated,
-            ))
-        if self.unrecognised:
-            found.append((
-                f"{len(self.unrecognised)} pages have an empty body or no DokuWiki page "
-                f"structure (e.g. {self.unrecognised[0]}); their text may be incomplete or "
-                "hold the template's menus",
-                self.unrecognised,
-            ))
-        return found
 
 
 def export_tables(
@@ -201,9 +149,9 @@ def _write(catalog: Catalog, tables: TableSet) -> dict[str, list[str]] | None:
             where = Provenance.of(state)
             access = state["access"] or "readable"
             tables["pages"].write([page_row(page, where, state["content_sha256"], access)])
-            tables["footnotes"].write(footnote_rows(page, where.crawl_id))
-            tables["citations"].write(citation_rows(page, where.crawl_id))
-            tables["links"].write(link_rows(page, where.crawl_id, presence))
+            tables["footnotes"].write_columns(footnote_columns(page, where.crawl_id))
+            tables["citations"].write_columns(citation_columns(page, where.crawl_id))
+            tables["links"].write_columns(link_columns(page, where.crawl_id, presence))
     if "page_versions" in tables:
         tables["page_versions"].write(version_row(v) for v in catalog.versions())
     if "changes" in tables:

@@ -36,10 +36,15 @@ class Presence:
 
     def get(self, page_id: str) -> bool | None:
         """True: it exists; False: it was removed; None: the archive never held it."""
+        return self.get_many((page_id,))[0]
+
+    def get_many(self, page_ids: Iterable[str]) -> list[bool | None]:
+        """:meth:`get` of each id, in one call (a page's links ask tens at a time)."""
         if self._exact is not None:
-            return self._exact.get(page_id)
-        key = hash(page_id)
-        at = bisect_left(self._hashes, key)
-        if at == len(self._hashes) or self._hashes[at] != key:
-            return None
-        return bool(self._present[at])
+            return list(map(self._exact.get, page_ids))
+        hashes, present, end = self._hashes, self._present, len(self._hashes)
+        found: list[bool | None] = []
+        for key in map(hash, page_ids):
+            at = bisect_left(hashes, key)
+            found.append(None if at == end or hashes[at] != key else present[at] == 1)
+        return found

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
@@ -36,6 +36,12 @@ WIDE_COLUMNS = {"body_text", "markup"}
 # writer and array; Arrow's C++ code (the Parquet writer's own buffers) takes its default
 # from ARROW_DEFAULT_MEMORY_POOL, which the command line sets before Arrow loads.
 POOL = pa.system_memory_pool()
+
+
+def load_arrow() -> None:
+    """Load now what writing the first table would: pyarrow's first array imports
+    pandas when it is installed (about 0.2 s, and no switch avoids it)."""
+    pa.array([], pa.string(), memory_pool=POOL)
 
 
 # Cells a spreadsheet would run as a formula (CWE-1236).
@@ -72,10 +78,16 @@ class TableWriter:
     def __init__(self, directory: Path, name: str, schema: pa.Schema, *, safe: bool = False):
         self.schema = schema
         self._wide = [name for name in schema.names if name in WIDE_COLUMNS]
+        self._wide_at = [schema.names.index(name) for name in self._wide]
         # A row's cells in the schema's order (itemgetter of one name gives no tuple).
         names = schema.names
         self._cells_of = itemgetter(*names) if len(names) > 1 else lambda r: (r[names[0]],)
-        self._batch: list[dict] = []
+        # The batch: rows given as dicts not yet moved into the columns held, which
+        # come first (rows given as columns are held as columns: cheaper than dicts for
+        # a table of many narrow rows, such as links).
+        self._rows: list[dict] = []
+        self._columns: list[list] = [[] for _ in names]
+        self._held = 0  # rows in the columns held
         self._chars = 0  # of the wide columns, in the batch
         self._group: list[pa.Table] = []  # batches written to CSV, not yet to Parquet
         self.rows = 0
@@ -99,12 +111,27 @@ class TableWriter:
         )
 
     def write(self, rows: Iterable[dict]) -> None:
+        """Rows as dicts keyed by column name."""
         for row in rows:
-            self._batch.append(row)
+            self._rows.append(row)
             for name in self._wide:
                 self._chars += len(row[name] or "")
-            if len(self._batch) >= BATCH_ROWS or self._chars >= WIDE_BATCH_CHARS:
+            if self._held + len(self._rows) >= BATCH_ROWS or self._chars >= WIDE_BATCH_CHARS:
                 self._flush()
+
+    def write_columns(self, columns: Sequence[Sequence]) -> None:
+        """Rows given as columns: one sequence per column in the schema's order, all of
+        one length."""
+        if len(columns) != len(self._columns) or len({len(c) for c in columns}) > 1:
+            raise ValueError(f"{len(self._columns)} columns of one length expected")
+        self._take_rows()
+        for held, values in zip(self._columns, columns, strict=True):
+            held.extend(values)
+        for at in self._wide_at:
+            self._chars += sum(map(len, filter(None, columns[at])))
+        self._held += len(columns[0])
+        if self._held >= BATCH_ROWS or self._chars >= WIDE_BATCH_CHARS:
+            self._flush()
 
     def close(self) -> None:
         self._flush()
@@ -112,15 +139,22 @@ class TableWriter:
         self._parquet.close()
         self._csv.close()
 
+    def _take_rows(self) -> None:
+        """Move the rows given as dicts into the columns held, transposed in C: a
+        field's name is a call into Arrow, too dear to make once per cell."""
+        if self._rows:
+            cells = zip(*map(self._cells_of, self._rows), strict=True)
+            for held, values in zip(self._columns, cells, strict=True):
+                held.extend(values)
+            self._held += len(self._rows)
+            self._rows.clear()
+
     def _flush(self) -> None:
-        if not self._batch:
+        self._take_rows()
+        if not self._held:
             return
         columns, csv_columns = [], []
-        # One pass over the rows, transposed in C: a field's name is a call into Arrow,
-        # too dear to make once per cell.
-        cells = zip(*map(self._cells_of, self._batch), strict=True)
-        for field, values in zip(self.schema, cells, strict=True):
-            values = list(values)
+        for field, values in zip(self.schema, self._columns, strict=True):
             columns.append(pa.array(values, field.type, memory_pool=POOL))
             if field.name in self._as_text:
                 # Python formats these cells: Arrow's own casts would load its compute
@@ -133,8 +167,9 @@ class TableWriter:
         if sum(batch.nbytes for batch in self._group) >= ROW_GROUP_BYTES:
             self._write_group()
         self._csv.write_table(pa.Table.from_arrays(csv_columns, schema=self._csv_schema))
-        self.rows += len(self._batch)
-        self._batch.clear()
+        self.rows += self._held
+        self._columns = [[] for _ in self._columns]
+        self._held = 0
         self._chars = 0
 
     def _write_group(self) -> None:

@@ -334,6 +334,26 @@ def test_crawl_whose_catalog_could_not_be_written_is_completed_next_run(wiki, tm
     tables_equal_export(out)
 
 
+def test_tables_that_cannot_be_written_fail_a_crawl_the_archive_keeps(wiki, tmp_path):
+    """The archivist commits the crawl, then fails to write the tables: the run says so
+    in one line and exits 1; the crawl stays archived and `export` writes its tables."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "tables").write_text("a file where the tables' folder goes")
+    failed = crawl(wiki.base_url, out)
+    assert failed.returncode == 1, failed.stderr[-2000:]
+    said = error_lines(failed)
+    assert len(said) == 1 and "Traceback" not in failed.stderr, failed.stderr[-2000:]
+    assert said[0].startswith("Error: the crawl is archived, but its tables could not be "
+                              "written: FileExistsError"), said
+    assert "wikiarchive export" in said[0]
+    assert [mode for _, mode in catalog_crawls(out)] == ["full"]
+    (out / "tables").unlink()
+    exported = wikiarchive("export", str(out))
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    assert set(table(out, "pages")["page_id"]) == ALL
+
+
 def test_rebuilt_catalog_ignores_a_stale_wal(wiki, full_crawl, tmp_path):
     out = copy_output(full_crawl.out, tmp_path / "out")
     other = tmp_path / "other.sqlite"

@@ -7,6 +7,8 @@ and the CLI. Read from the source with ast, so a lazy import inside a function c
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,16 @@ def test_no_import_cycles():
     for name in sorted(GRAPH):
         if name not in state:
             visit(name, [name])
+
+
+def test_the_crawl_process_does_not_load_arrow():
+    """The archivist writes the tables; the crawl process, the busiest, never pays for
+    loading Arrow (and the pandas its first array imports)."""
+    code = (
+        "import sys, crawler.cli, crawler.run, crawler.recorder, crawler.lifecycle, "
+        "crawler.spiders.wiki; print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('pyarrow', 'pandas', 'exports') and m not in ('exports', 'exports.result')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert loaded == "[]"

@@ -26,3 +26,10 @@ def test_ids_sharing_a_hash_are_still_told_apart(monkeypatch):
 
 def test_no_pages_known():
     assert Presence(lambda: iter(())).get("start") is None
+
+
+def test_many_ids_at_once_answer_as_one_at_a_time():
+    index = Presence(lambda: iter(ROWS))
+    asked = ["ns1:page_1", "nowhere", "ns0:page_0", "ns1:page_1", "ns3:page_3", ""]
+    assert index.get_many(asked) == [True, None, False, True, False, None]
+    assert index.get_many([]) == []
