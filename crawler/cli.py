@@ -321,6 +321,7 @@ def export(out_dir: Path, date_format: str | None, excel_safe: bool, **speak: An
     from archive.recover import recover_open_files
     from crawler.lock import Busy, locked
     from exports.export import export_tables
+    from exports.write import load_arrow
 
     with Run("export", out_dir, **speak) as run:
         check_date_format(date_format)
@@ -328,6 +329,7 @@ def export(out_dir: Path, date_format: str | None, excel_safe: bool, **speak: An
         if not warc_dir.is_dir():
             raise click.ClickException(f"{warc_dir} does not exist: nothing to export")
         ensure_writable(out_dir)
+        load_arrow()
         try:
             with locked(out_dir):
                 recover_open_files(warc_dir)

@@ -95,7 +95,8 @@ def test_the_crawl_process_does_not_load_arrow():
     code = (
         "import sys, crawler.cli, crawler.run, crawler.recorder, crawler.lifecycle, "
         "crawler.spiders.wiki; print(sorted(m for m in sys.modules "
-        "if m.split('.')[0] in ('pyarrow', 'pandas', 'exports') and m not in ('exports', 'exports.result')))"
+        "if m.split('.')[0] in ('pyarrow', 'pandas', 'exports') "
+        "and m not in ('exports', 'exports.result')))"
     )
     loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, check=True).stdout.strip()

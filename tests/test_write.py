@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import duckdb
@@ -113,3 +115,18 @@ def test_a_table_of_one_column(tmp_path):
     assert pq.read_table(tmp_path / "one.parquet").column("page_id").to_pylist() == [
         "magnesium", "start"
     ]
+
+
+def test_a_process_made_ready_to_write_tables_never_loads_pandas(tmp_path):
+    # pyarrow's first array would import pandas (0.2 s, 40 MB) in the archivist.
+    code = (
+        "import sys; from pathlib import Path; from exports.write import TableWriter, "
+        "load_arrow; import pyarrow as pa; load_arrow(); "
+        f"w = TableWriter(Path({str(tmp_path)!r}), 't', pa.schema([('a', pa.string())])); "
+        "w.write([{'a': 'x'}]); w.close(); "
+        "print('pandas' in sys.modules); import pandas; print(pandas.DataFrame.__name__)"
+    )
+    said = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.split()
+    assert said == ["False", "DataFrame"]  # not loaded, and still there for who wants it
+    assert pq.read_table(tmp_path / "t.parquet").column("a").to_pylist() == ["x"]
