@@ -44,10 +44,9 @@ class ArchiveError(Exception):
 
 
 class ArchiveLifecycle:
-    def __init__(self, crawler: Crawler, layout: Layout, *, excel_safe: bool = False):
+    def __init__(self, crawler: Crawler, layout: Layout):
         self.crawler = crawler
         self.layout = layout
-        self.excel_safe = excel_safe
         self.lock = folder_lock(layout.root)
         self.refusal: tuple[str, str] | None = None  # (finish reason, message)
 
@@ -55,7 +54,7 @@ class ArchiveLifecycle:
     def from_crawler(cls, crawler: Crawler) -> ArchiveLifecycle:
         settings = crawler.settings
         layout = Layout(Path(settings.get("WIKI_OUT_DIR")))
-        ext = cls(crawler, layout, excel_safe=settings.getbool("WIKI_EXCEL_SAFE"))
+        ext = cls(crawler, layout)
         problems = settings_problems(settings)
         if problems:
             ext.refusal = (FAILED, "; ".join(problems))

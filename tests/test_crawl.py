@@ -23,7 +23,14 @@ import pytest
 import rfc4180
 from corpus_expect import expected_by_id, orphan_pages
 from edits import HOSTILE_TITLE
-from helpers import dokuwiki_date, served_page, warc_record_at, warcio_check, wikiarchive
+from helpers import (
+    FAST,
+    dokuwiki_date,
+    served_page,
+    warc_record_at,
+    warcio_check,
+    wikiarchive,
+)
 from warcio.archiveiterator import ArchiveIterator
 
 from exports.tables import SCHEMAS
@@ -359,6 +366,18 @@ def test_excel_safe_export_defuses_formula_cells_only(crawl, tmp_path):
         parquet = f"{name}.parquet"
         original = (out / "tables" / parquet).read_bytes()
         assert (tmp_path / "tables" / parquet).read_bytes() == original
+
+
+def test_excel_safe_crawl_writes_its_tables_so(crawl, wiki, tmp_path):
+    """--excel-safe reaches the archivist, which writes the crawl's tables."""
+    out, _ = crawl
+    result = wikiarchive("crawl", wiki.base_url, "--out", str(tmp_path), *FAST, "--excel-safe")
+    assert result.returncode == 0, result.stderr[-2000:]
+    plain = pd.read_csv(out / "tables" / "footnotes.csv", dtype=str, keep_default_na=False)
+    safe = pd.read_csv(tmp_path / "tables" / "footnotes.csv", dtype=str, keep_default_na=False)
+    risky = plain.text.str.match(r"[=+\-@\t\r]")
+    assert risky.sum() >= 2
+    assert list(safe.text[risky]) == ["'" + text for text in plain.text[risky]]
 
 
 def test_csv_doubles_the_quotes_of_a_text(history):
