@@ -7,8 +7,9 @@ Generates a wiki (benchmarks/bulkgen.py), serves it with the real DokuWiki on 12
 crawls it once, then times `export`'s phases on one core in turns, with this checkout's
 code and (with --baseline) a git worktree of REV: the imports, the catalog rebuilt from the
 WARCs (reading, parsing, recording each capture) and the tables written from the catalog
-(their first Arrow array imports pandas: part of the tables). CPU seconds of the process,
-best of the turns. Every request goes to 127.0.0.1.
+(with code that has `exports.write.load_arrow`, called among the imports as `export` does;
+before it, the tables' first Arrow array imported pandas: part of the tables). CPU seconds
+of the process, best of the turns. Every request goes to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ sys.path.insert(0, ".")
 began = time.process_time()
 from archive.ingest import rebuild_catalog
 from exports.export import write_tables
+try:  # as `wikiarchive export` does since 9ff2973: Arrow loaded, pandas kept out
+    from exports.write import load_arrow
+except ImportError:  # an older checkout: its first table imports pandas
+    load_arrow = None
+if load_arrow is not None:
+    load_arrow()
 imported = time.process_time()
 source, work = Path(sys.argv[1]), Path(sys.argv[2])
 shutil.rmtree(work, ignore_errors=True)
