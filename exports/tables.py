@@ -387,7 +387,7 @@ def page_row(
 
 # The tables of many rows a page are given as columns (exports.write.TableWriter.
 # write_columns), in their schema's order: a dict a row cost more than the rest of the
-# export. Their order is the schema's: tests/test_crawl.py reads each column by name.
+# export. Their order is the schema's (tests/test_table_columns.py).
 
 
 def footnote_columns(page: Page, crawl_id: str | None) -> list[Sequence]:
@@ -422,6 +422,9 @@ def citation_columns(page: Page, crawl_id: str | None) -> list[Sequence]:
     return [(page.page_id,) * n, numbers, kinds, values, (crawl_id,) * n]
 
 
+PAGE_KINDS = ("page", "missing_page")  # links whose colour the archive may know better
+
+
 def link_columns(
     page: Page, crawl_id: str | None, presence: Presence | None = None
 ) -> list[Sequence]:
@@ -440,9 +443,6 @@ def link_columns(
             for kind, exists in zip(kinds, presence.get_many(targets), strict=True)
         ]
     return [(page.page_id,) * n, targets, kinds, texts, (crawl_id,) * n]
-
-
-PAGE_KINDS = ("page", "missing_page")
 
 
 def version_row(version: Mapping) -> dict:
