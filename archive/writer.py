@@ -93,12 +93,12 @@ class GzipMembers:
     """A file-like wrapper that compresses each record into a gzip member of its own.
 
     warcio's writer flushes its output at the end of every record; that flush ends the
-    member. Level 6 instead of warcio's 9: several times faster for a few percent more
-    bytes, which keeps up with a fast crawl. zlib-ng, not zlib: the same gzip members in
-    0.6x the time at this level, for 0.7% more bytes (benchmarks/RESULTS-gzip.md).
+    member. zlib-ng at level 3, not warcio's zlib at 9: a crawl's records in 0.4x the time
+    of zlib at 6 for 4% more bytes; level 6 took 0.6x, the biggest single cost of storing
+    a page after its parse, and below 3 the bytes grow fast (benchmarks/RESULTS-gzip.md).
     """
 
-    def __init__(self, out: BinaryIO, level: int = 6):
+    def __init__(self, out: BinaryIO, level: int = 3):
         self.out = out
         self.level = level
         self._compressor = self._new()
