@@ -9,7 +9,7 @@ crawl process handed the archivist, then times, on one core and in turns, each
 checkout's own code on those exchanges in one process (no crawl, no wiki, no pipe):
 
 * store: the archivist's work loop storing every exchange (WARC records and their index,
-  parse, catalog) and committing the crawl;
+  parse, catalog) and committing the crawl (with its tables, since b6a2870);
 * parse: the parse of every article alone (page and what it loads, one tree);
 * WARC: the WARC writer alone on the same exchanges (records, gzip, index parts).
 
@@ -179,9 +179,10 @@ def render(turns: dict[str, list[dict]], args: argparse.Namespace, minutes: floa
         f"{head_revision()} in {minutes:.1f} min on one core ({os.cpu_count()} on the "
         "machine). CPU ms per exchange, best of the turns (each turn runs every checkout, "
         "one after the other). store: the archivist's loop on every exchange, then the "
-        "commit; parse and WARC: those parts alone, on the same exchanges.",
+        "commit (since b6a2870 with the tables, data package and CDXJ index); parse and "
+        "WARC: those parts alone, on the same exchanges.",
         "",
-        "| code | store | parse | WARC | the rest (catalog, hashes, bookkeeping) | "
+        "| code | store | parse | WARC | the rest (catalog, tables, hashes, bookkeeping) | "
         "exchanges/s of one core |",
         "|---|---|---|---|---|---|",
     ]
