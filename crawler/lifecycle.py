@@ -33,10 +33,6 @@ from crawler.outcome import BUSY_STAT, FAILED, describe, record_failure
 logger = logging.getLogger(__name__)
 
 BUSY = "busy"  # finish reason: another run holds the folder
-# Set by the recorder once the crawl is in the catalog.
-INGESTED_STAT = "wiki/ingested"
-EXPORT_STAT = "wiki/export"  # the ExportResult of the tables written after the crawl
-TABLES_READY_STAT = "wiki/tables_ready_at"  # when they were in place (UTC, ISO 8601)
 
 
 class ArchiveError(Exception):

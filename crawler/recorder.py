@@ -37,9 +37,17 @@ from crawler.archivist import Archived, Archivist, Finished, Setup
 from crawler.archivist import take as take_archivist
 from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
 from crawler.handler import RAW_META_KEY
-from crawler.lifecycle import EXPORT_STAT, INGESTED_STAT, TABLES_READY_STAT
 from crawler.login import LOGIN_META_KEY
-from crawler.outcome import describe, fail_crawl, fatal_message, guarded, record_failure
+from crawler.outcome import (
+    EXPORT_STAT,
+    INGESTED_STAT,
+    TABLES_READY_STAT,
+    describe,
+    fail_crawl,
+    fatal_message,
+    guarded,
+    record_failure,
+)
 
 logger = logging.getLogger(__name__)
 

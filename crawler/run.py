@@ -19,9 +19,8 @@ from crawler import archivist, outcome
 from crawler import settings as default_settings
 from crawler.checks import settings_problems
 from crawler.crawldelay import DELAY_SOURCE_STAT, DELAY_STAT
-from crawler.lifecycle import EXPORT_STAT, TABLES_READY_STAT
 from crawler.lock import Busy
-from crawler.outcome import BUSY_STAT, FATAL_STAT, exit_status
+from crawler.outcome import BUSY_STAT, EXPORT_STAT, FATAL_STAT, TABLES_READY_STAT, exit_status
 from crawler.spiders.wiki import WikiSpider
 from exports.result import ExportResult
 
