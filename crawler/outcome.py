@@ -25,9 +25,8 @@ logger = logging.getLogger(__name__)
 FATAL_STAT = "wiki/fatal"
 BUSY_STAT = "wiki/busy"  # another run holds the output folder
 PAGES_FAILED_STAT = "wiki/pages_failed"  # pages given up after retries, fetched next run
-# Set by the recorder: once the archivist has committed the crawl (whatever became of
-# its tables), then, when it wrote them, what the tables hold and when.
-INGESTED_STAT = "wiki/ingested"
+# Set by the recorder when the archivist has written the tables after committing the
+# crawl: what they hold and when.
 EXPORT_STAT = "wiki/export"  # the ExportResult of the tables written after the crawl
 TABLES_READY_STAT = "wiki/tables_ready_at"  # when they were in place (UTC, ISO 8601)
 FAILED = "failed"  # the finish reason of a crawl that could not do its job

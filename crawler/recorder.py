@@ -40,7 +40,6 @@ from crawler.handler import RAW_META_KEY
 from crawler.login import LOGIN_META_KEY
 from crawler.outcome import (
     EXPORT_STAT,
-    INGESTED_STAT,
     TABLES_READY_STAT,
     describe,
     fail_crawl,
@@ -237,7 +236,6 @@ class WarcRecorderMiddleware:
             finished = archivist.finish(spider.crawl_summary(reason))
             if finished.archived:
                 self.stats.set_value("warc/files", list(finished.files))
-                self.stats.set_value(INGESTED_STAT, True)
                 self._published(finished)
         except (OSError, sqlite3.Error) as exc:
             # What is written stays; the next run ingests the crawl from its WARC files.
