@@ -97,6 +97,14 @@ def proc_cpu_rss(pid: int) -> tuple[float, float] | None:
     return cpu, (int(hwm.group(1)) / 1024 if hwm else 0.0)
 
 
+def children(pid: int) -> list[int]:
+    """The live child processes of *pid*, from /proc (none once it has ended)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def tree_rss_mb(pid: int) -> float:
     """Resident size of a process and its descendants now, from /proc."""
     total, pending = 0, [pid]
@@ -104,10 +112,9 @@ def tree_rss_mb(pid: int) -> float:
         current = pending.pop()
         try:
             total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * PAGE_SIZE
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue  # ended meanwhile
-        pending += [int(child) for child in children]
+        pending += children(current)
     return total / (1024 * 1024)
 
 
